@@ -1,0 +1,1 @@
+"""The Textual control room (not built yet)."""
