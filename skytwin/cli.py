@@ -1,0 +1,139 @@
+"""The ``skytwin`` command.
+
+    skytwin run SCENARIO [--seed N] [--nights K] [--out DIR] [--agent NAME]
+    skytwin validate FILE
+    skytwin scenarios
+
+Bad input (a scenario file, a flag) gets one message and exit status 2,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from skytwin.errors import SkytwinError
+
+EXIT_USAGE = 2
+
+
+def _nonneg_int(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {v}")
+    return v
+
+
+def _positive_int(text: str) -> int:
+    v = _nonneg_int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="skytwin", description="A digital twin of a robotic telescope network.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run a scenario with a scheduler and write events.parquet and summary.json")
+    r.add_argument("scenario", help="a bundled scenario name (see 'skytwin scenarios') or a YAML file")
+    r.add_argument("--seed", type=_nonneg_int, default=None, help="root seed (default: the scenario's)")
+    r.add_argument("--nights", type=_positive_int, default=None, help="nights to simulate (default: the scenario's)")
+    r.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder (default: runs/latest)")
+    r.add_argument("--agent", default="greedy", help="scheduler: greedy or random (default: greedy)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    v = sub.add_parser("validate", help="check a scenario file and say what is wrong")
+    v.add_argument("scenario")
+    sub.add_parser("scenarios", help="list the bundled scenarios")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    console = Console()
+    err = Console(stderr=True)
+    try:
+        if args.command == "scenarios":
+            return _cmd_scenarios(console)
+        if args.command == "validate":
+            return _cmd_validate(console, args.scenario)
+        if args.command == "run":
+            return _cmd_run(console, args)
+    except SkytwinError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        return 130
+    parser.error(f"unknown command {args.command!r}")
+    return EXIT_USAGE
+
+
+def _cmd_scenarios(console: Console) -> int:
+    from skytwin.scenarios import bundled_names, load_scenario
+
+    table = Table("scenario", "sites", "nights", "description")
+    for name in bundled_names():
+        s = load_scenario(name)
+        table.add_row(name, str(len(s.sites)), str(s.nights), " ".join(s.description.split())[:80])
+    console.print(table)
+    return 0
+
+
+def _cmd_validate(console: Console, name: str) -> int:
+    from skytwin.scenarios import load_scenario
+
+    s = load_scenario(name)
+    n_tel = sum(len(site.telescopes) for site in s.sites)
+    console.print(f"ok: {name}: {len(s.sites)} sites, {n_tel} telescopes, {len(s.programs)} programs, {s.nights} nights")
+    return 0
+
+
+def _cmd_run(console: Console, args: argparse.Namespace) -> int:
+    from skytwin.evaluation.runner import make_scheduler, run_scenario
+    from skytwin.scenarios import load_scenario
+
+    scenario = load_scenario(args.scenario)
+    scheduler = make_scheduler(args.agent, args.seed)
+    nights = args.nights or scenario.nights
+    console.print(f"skytwin: {scenario.name}, {len(scenario.sites)} sites, {nights} night(s), agent {args.agent}, seed {args.seed if args.seed is not None else scenario.seed}")
+    with Progress(
+        TextColumn("simulating"), BarColumn(), TextColumn("{task.fields[day]}"), TimeElapsedColumn(),
+        console=console, disable=args.quiet or not console.is_terminal,
+    ) as bar:
+        task = bar.add_task("sim", total=1.0, day="")
+
+        def progress(t_s: float, end_s: float) -> None:
+            bar.update(task, completed=t_s / end_s, day=f"{t_s / 3600:.0f}/{end_s / 3600:.0f} h")
+
+        result = run_scenario(scenario, scheduler, seed=args.seed, nights=args.nights, progress=progress)
+    events, summary = result.save(args.out)
+    s = result.summary
+    table = Table("site", "open shutter h", "frames", "slew h", "weather loss h", "faults", title="per site")
+    for name, d in s["sites"].items():
+        table.add_row(name, f"{d['open_shutter_h']:.2f}", str(d["frames"]), f"{d['slew_overhead_h']:.2f}", f"{d['weather_loss_h']:.1f}", str(d["faults"]))
+    console.print(table)
+    ptable = Table("program", "visits", "requests completed", "science value", title="per program")
+    for name, d in s["programs"].items():
+        ptable.add_row(name, str(d["visits"]), f"{d['completed']}/{d['requests']}", f"{d['science_value']:.1f}")
+    console.print(ptable)
+    console.print(
+        f"{s['frames']} frames, {s['alerts']} alerts, {result.decisions} decisions in {result.wall_s:.1f} s; "
+        f"science value {s['science_value']:.1f}"
+    )
+    console.print(f"wrote {events} and {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
