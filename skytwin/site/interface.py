@@ -86,6 +86,7 @@ class DecisionPoint:
     feasible: np.ndarray  # bool: the hard constraints (visibility, window, weather, instrument) allow it
 
 
+@runtime_checkable
 class Network(Protocol):
     """A set of sites, the requests they serve and the clock that drives them."""
 

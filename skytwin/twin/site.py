@@ -52,6 +52,7 @@ from skytwin.twin.weather import SAMPLE_S, SiteWeather
 if TYPE_CHECKING:
     from skytwin.twin.network import TwinNetwork
 
+_NO_STATE = TelescopeState("", 0.0, 0.0, True, "", False)
 REFUSAL_COST_S = 30.0  # s lost when a command is refused
 NIGHT_SUN_ALT_DEG = -12.0  # observe between nautical dusk and dawn
 BLOCKING_SITE_FAULTS = ("power_loss",)
@@ -109,6 +110,8 @@ class TwinSite:
         self._cos_sun_avoid = math.cos(cfg.safety.sun_avoid_deg * _D2R)
         self._sin_horizon = math.sin(cfg.safety.horizon_alt_deg * _D2R)
         self._k_v = cfg.climate.extinction_mag_per_airmass
+        self._cond: Conditions | None = None
+        self._feasible_cache: tuple[float, int, str, np.ndarray, np.ndarray] | None = None
 
     # ================================================================ Site interface
     def state(self) -> SiteState:
@@ -135,6 +138,12 @@ class TwinSite:
 
     def conditions(self, t_s: float | None = None) -> Conditions:
         t = self.env.now if t_s is None else t_s
+        if self._cond is not None and self._cond.t_s == t:
+            return self._cond
+        self._cond = self._conditions(t)
+        return self._cond
+
+    def _conditions(self, t: float) -> Conditions:
         row = self.table.at(t)
         sun_alt, moon_alt, illum = row[0], row[1], row[2]
         sx, sy, sz, mx, my, mz = row[3:]
@@ -173,7 +182,11 @@ class TwinSite:
             return "dome stuck"
         if isinstance(command, SetFilter) and command.filter not in u.filters:
             return f"filter {command.filter!r} not in the wheel {sorted(u.filters)}"
-        return self.safety.check(command, self.conditions(t), self._tel_state(u, t), self.dome_open)
+        if isinstance(command, Expose):  # only exposures need the telescope's pointing
+            state = TelescopeState(u.name, u.ra_deg, u.dec_deg, u.parked, u.filter, u.busy)
+        else:
+            state = _NO_STATE
+        return self.safety.check(command, self.conditions(t), state, self.dome_open)
 
     def submit(self, telescope: str, command: Command) -> CommandOutcome:
         """Check and apply a primitive command now; returns its duration (the caller waits)."""
@@ -234,17 +247,24 @@ class TwinSite:
         return self.cfg.dome.close_s
 
     def _slew_time(self, u: TelescopeUnit, ra: float, dec: float, t: float) -> float:
-        last = math.degrees(float(self.sky.last_rad(t)))
-        alt, az = self.sky.altaz(np.array([u.ra_deg, ra]), np.array([u.dec_deg, dec]), t)
-        return hardware.slew_time_s(
-            u.cfg, self.cfg.dome, last - u.ra_deg, u.dec_deg, last - ra, dec, float(az[0]), float(az[1]), float(alt[0]), float(alt[1])
-        )
+        last = math.degrees(self.sky.last_scalar(t))
+        alt0, az0 = self.sky.altaz_scalar(u.ra_deg, u.dec_deg, t)
+        alt1, az1 = self.sky.altaz_scalar(ra, dec, t)
+        return hardware.slew_time_s(u.cfg, self.cfg.dome, last - u.ra_deg, u.dec_deg, last - ra, dec, az0, az1, alt0, alt1)
 
     # ================================================================ scheduling view
     def feasible(self, u: TelescopeUnit, t: float, cond: Conditions) -> tuple[np.ndarray, np.ndarray]:
-        """(altitude now in degrees, feasible mask) for every request in the pool."""
+        """(altitude now in degrees, feasible mask) for every request in the pool (cached per time)."""
         pool = self.network.pool
         n = len(pool)
+        c = self._feasible_cache
+        if c is not None and c[0] == t and c[1] == n and c[2] == u.name:
+            return c[3], c[4]
+        alt, mask = self._feasible(u, t, cond, pool, n)
+        self._feasible_cache = (t, n, u.name, alt, mask)
+        return alt, mask
+
+    def _feasible(self, u: TelescopeUnit, t: float, cond: Conditions, pool: Any, n: int) -> tuple[np.ndarray, np.ndarray]:
         if n == 0:
             return np.zeros(0), np.zeros(0, dtype=bool)
         sin_alt = self.sky.sin_alt_apparent(pool.vec, t)
@@ -256,7 +276,7 @@ class TwinSite:
             u._filter_mask = (n, np.array([f in u.filters for f in pool.filter], dtype=bool))
         mask = pool.open_mask(self.name, t) & u._filter_mask[1] & (sin_alt >= self._sin_horizon)
         mask &= pool.visit_s + t <= night_end
-        sun_v = self.sky.apparent(np.array([cond.sun_ra_deg]), np.array([cond.sun_dec_deg]))[0]
+        sun_v = np.array(self.sky.apparent_scalar(cond.sun_ra_deg, cond.sun_dec_deg))
         mask &= pool.vec @ sun_v <= self._cos_sun_avoid
         if mask.any():
             # still above the limit when the visit ends (setting targets)
@@ -272,7 +292,7 @@ class TwinSite:
             return False
         if self.dome_stuck and not self.dome_open:
             return False
-        return cond.sun_alt_deg < NIGHT_SUN_ALT_DEG
+        return self.night_end(cond.t_s) > cond.t_s  # the exact night intervals, not the tabulated Sun
 
     def night_end(self, t: float) -> float:
         i = bisect.bisect_right(self._night_starts, t) - 1
@@ -459,8 +479,7 @@ class TwinSite:
         t = start
         cond = self.conditions(t)
         w = cond.weather
-        alt, _ = self.sky.altaz(np.array([u.ra_deg]), np.array([u.dec_deg]), t + req.exptime_s / 2)
-        alt_deg = float(alt[0])
+        alt_deg = self.sky.altaz_scalar(u.ra_deg, u.dec_deg, t + req.exptime_s / 2)[0]
         x = float(airmass(alt_deg))
         moon_sep = angular_sep_deg(u.ra_deg, u.dec_deg, cond.moon_ra_deg, cond.moon_dec_deg)
         st = self._tel_state(u, t)

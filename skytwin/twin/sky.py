@@ -105,6 +105,42 @@ class SiteSky:
         self._sinlat = math.sin(latitude_deg * _D2R)
         self._coslat = math.cos(latitude_deg * _D2R)
         self._m_date = self._eph.icrs_to_date
+        self._m_rows = self._m_date.tolist()
+        self._gast = self._eph.gast_rad.tolist()
+        self._t0 = self._eph.t0_s
+
+    # --------------------------------------------------------------- scalar fast path
+    def last_scalar(self, t_s: float) -> float:
+        """Local apparent sidereal time (radians) at one time, without numpy overhead."""
+        x = (t_s - self._t0) / _GRID_S
+        i = min(max(int(x), 0), len(self._gast) - 2)
+        g0 = self._gast[i]
+        return g0 + (self._gast[i + 1] - g0) * (x - i) + self._lon_rad
+
+    def altaz_scalar(self, ra_deg: float, dec_deg: float, t_s: float) -> tuple[float, float]:
+        """Altitude and azimuth (degrees) of one ICRS position; same model as :meth:`altaz`."""
+        ra, dec = ra_deg * _D2R, dec_deg * _D2R
+        cd = math.cos(dec)
+        v = (cd * math.cos(ra), cd * math.sin(ra), math.sin(dec))
+        m = self._m_rows
+        x = m[0][0] * v[0] + m[0][1] * v[1] + m[0][2] * v[2]
+        y = m[1][0] * v[0] + m[1][1] * v[1] + m[1][2] * v[2]
+        z = m[2][0] * v[0] + m[2][1] * v[1] + m[2][2] * v[2]
+        last = self.last_scalar(t_s)
+        dec_d = math.asin(max(-1.0, min(1.0, z)))
+        ha = last - math.atan2(y, x)
+        sdec, cdec, cha = math.sin(dec_d), math.cos(dec_d), math.cos(ha)
+        sin_alt = self._sinlat * sdec + self._coslat * cdec * cha
+        alt = math.asin(max(-1.0, min(1.0, sin_alt)))
+        az = math.atan2(-cdec * math.sin(ha), sdec * self._coslat - cdec * cha * self._sinlat)
+        return math.degrees(alt), math.degrees(az) % 360.0
+
+    def apparent_scalar(self, ra_deg: float, dec_deg: float) -> tuple[float, float, float]:
+        ra, dec = ra_deg * _D2R, dec_deg * _D2R
+        cd = math.cos(dec)
+        v = (cd * math.cos(ra), cd * math.sin(ra), math.sin(dec))
+        m = self._m_rows
+        return tuple(m[k][0] * v[0] + m[k][1] * v[1] + m[k][2] * v[2] for k in range(3))  # type: ignore[return-value]
 
     # --------------------------------------------------------------- internals
     def _interp(self, arr: np.ndarray, t_s: np.ndarray | float) -> np.ndarray:
@@ -150,13 +186,13 @@ class SiteSky:
 
     def sin_alt_apparent(self, v_date: np.ndarray, t_s: float) -> np.ndarray:
         """sin(altitude) of apparent unit vectors at ``t_s`` (the scheduler's fast path)."""
-        last = float(self.last_rad(t_s))
+        last = self.last_scalar(t_s)
         cl, sl = math.cos(last), math.sin(last)
         return self._sinlat * v_date[:, 2] + self._coslat * (v_date[:, 0] * cl + v_date[:, 1] * sl)
 
     def alt_deg(self, ra_deg: float, dec_deg: float, t_s: float) -> float:
         """Scalar altitude in degrees (for the safety layer)."""
-        return float(self.altaz(np.array([ra_deg]), np.array([dec_deg]), t_s)[0][0])
+        return self.altaz_scalar(ra_deg, dec_deg, t_s)[0]
 
     # --------------------------------------------------------------- Sun, Moon
     def sun_altaz(self, t_s: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:

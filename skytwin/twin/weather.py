@@ -151,6 +151,7 @@ class SiteWeather:
         self.longitude_deg = longitude_deg
         self._sun_alt = sun_alt_deg
         self._blocks: dict[int, WeatherBlock] = {}
+        self._last: tuple[int, WeatherSample] | None = None
 
     # ----------------------------------------------------------------- blocks
     def block(self, index: int) -> WeatherBlock:
@@ -218,9 +219,14 @@ class SiteWeather:
         return self.block(b), i
 
     def sample(self, t_s: float) -> WeatherSample:
-        """The weather in force at ``t_s`` (the last sample at or before it)."""
+        """The weather in force at ``t_s`` (the last sample at or before it; its ``t_s`` is the sample's)."""
+        k = int(t_s // SAMPLE_S)
+        if self._last is not None and self._last[0] == k:
+            return self._last[1]
         blk, i = self.index(t_s)
-        return self._make(blk, i, t_s, float(blk.cloud[i]), float(blk.seeing[i]))
+        w = self._make(blk, i, k * SAMPLE_S, float(blk.cloud[i]), float(blk.seeing[i]))
+        self._last = (k, w)
+        return w
 
     def _make(self, blk: WeatherBlock, i: int, t_s: float, cloud: float, seeing: float) -> WeatherSample:
         rain = bool(blk.rain[i])
@@ -236,7 +242,7 @@ class SiteWeather:
         return WeatherSample(
             t_s=t_s,
             cloud_cover=cloud,
-            transparency=float(transparency_from_cloud(cloud)),
+            transparency=1.0 - 0.95 * cloud**1.5,  # transparency_from_cloud, scalar
             seeing_arcsec=seeing,
             humidity_pct=hum,
             temperature_c=float(blk.temperature[i]),
