@@ -57,6 +57,14 @@ class Site(Protocol):
         """Altitude and azimuth in degrees of ICRS positions at ``t_s``, vectorised."""
         ...
 
+    def sun_alt_deg(self, t_s: np.ndarray) -> np.ndarray:
+        """Sun altitude in degrees at the given times (for planners looking ahead)."""
+        ...
+
+    def nights(self) -> Sequence[tuple[float, float]]:
+        """The observing nights (Sun below -12 deg) as ``(start_s, end_s)``."""
+        ...
+
     def submit(self, telescope: str, command: Command) -> CommandOutcome:
         """Check ``command`` with the safety layer and, if allowed, start it."""
         ...

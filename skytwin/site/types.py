@@ -99,6 +99,7 @@ class TelescopeState:
     filter: str
     busy: bool
     faults: tuple[str, ...] = ()
+    filters: tuple[str, ...] = ()  # in the wheel
     focus_offset_um: float = 0.0
     throughput: float = 1.0  # mirror dust: 1 = clean
     zp_error_mag: float = 0.0  # photometric calibration drift since last calibration
@@ -115,6 +116,8 @@ class SiteState:
     power: bool
     telescopes: tuple[TelescopeState, ...]
     faults: tuple[str, ...] = ()
+    horizon_alt_deg: float = 20.0  # the safety layer's pointing limit
+    sun_avoid_deg: float = 30.0
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,8 +104,8 @@ class TwinSite:
         t0 = network.start_s
         temp0 = weather.sample(t0).temperature_c
         self.telescopes = {t.name: TelescopeUnit(t, t0, temp0) for t in cfg.telescopes}
-        self.nights = sky.nights(NIGHT_SUN_ALT_DEG)
-        self._night_starts = [n[0] for n in self.nights]
+        self._nights = sky.nights(NIGHT_SUN_ALT_DEG)
+        self._night_starts = [n[0] for n in self._nights]
         self.weather_lost_s = 0.0
         self._cos_sun_avoid = math.cos(cfg.safety.sun_avoid_deg * _D2R)
         self._sin_horizon = math.sin(cfg.safety.horizon_alt_deg * _D2R)
@@ -124,6 +124,8 @@ class TwinSite:
             power=not self.site_faults,
             telescopes=tuple(self._tel_state(u, t) for u in self.telescopes.values()),
             faults=tuple(sorted(self.site_faults)),
+            horizon_alt_deg=self.cfg.safety.horizon_alt_deg,
+            sun_avoid_deg=self.cfg.safety.sun_avoid_deg,
         )
 
     def _tel_state(self, u: TelescopeUnit, t: float) -> TelescopeState:
@@ -131,6 +133,7 @@ class TwinSite:
         return TelescopeState(
             name=u.name, ra_deg=u.ra_deg, dec_deg=u.dec_deg, parked=u.parked, filter=u.filter, busy=u.busy,
             faults=tuple(sorted(u.faults)),
+            filters=u.cfg.filters,
             focus_offset_um=hardware.focus_offset_um(u.cfg, w.temperature_c, u.focus_temperature_c),
             throughput=hardware.throughput(u.cfg, (t - u.last_cleaning_s) / DAY_S),
             zp_error_mag=hardware.zp_error_mag(u.cfg, (t - u.last_calibration_s) / DAY_S),
@@ -159,6 +162,12 @@ class TwinSite:
             twilight=SiteSky.twilight_phase(sun_alt),  # type: ignore[arg-type]
             weather=self.weather.sample(t),
         )
+
+    def sun_alt_deg(self, t_s: np.ndarray) -> np.ndarray:
+        return self.table.sun_alt_many(np.asarray(t_s, dtype=float))
+
+    def nights(self) -> list[tuple[float, float]]:
+        return list(self._nights)
 
     def forecast(self, lead_s: float) -> WeatherSample:
         return self.weather.forecast(self.env.now, lead_s)
@@ -296,8 +305,8 @@ class TwinSite:
 
     def night_end(self, t: float) -> float:
         i = bisect.bisect_right(self._night_starts, t) - 1
-        if i >= 0 and t < self.nights[i][1]:
-            return self.nights[i][1]
+        if i >= 0 and t < self._nights[i][1]:
+            return self._nights[i][1]
         return t
 
     def next_night_start(self, t: float) -> float | None:
