@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from skytwin.twin.frames.request import RenderRequest
+from skytwin.twin.frames.transients import iso_to_mjd
 from skytwin.twin.frames.wcs import wcs_cards
 
 
@@ -20,6 +21,7 @@ def frame_header(req: RenderRequest, cond: dict[str, float], label: str, reason:
     """Keyword -> (value, comment) for the primary HDU."""
     h: dict[str, tuple[Any, str]] = {
         "DATE-OBS": (req.date_obs, "UTC start of exposure"),
+        "MJD-OBS": (iso_to_mjd(req.date_obs), "[d] MJD (UTC) of exposure start"),
         "EXPTIME": (float(req.exptime_s), "[s] exposure time"),
         "FILTER": (req.band, "filter band"),
         "AIRMASS": (float(req.airmass), "airmass at frame centre"),
