@@ -50,7 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--nights", type=_positive_int, default=None, help="nights to simulate (default: the scenario's)")
     r.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder (default: runs/latest)")
     r.add_argument("--agent", default="greedy", help="scheduler: greedy or random (default: greedy)")
+    r.add_argument("--fidelity", choices=["fast", "pixels"], default=None, help="fast (metrics only) or pixels (render FITS frames); default: the scenario's")
+    r.add_argument("--every", type=_positive_int, default=1, help="in pixel mode, render every K-th frame (default 1)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    rd = sub.add_parser("render", help="run a scenario and render a sample of its frames as FITS files")
+    rd.add_argument("scenario", help="a bundled scenario name or a YAML file")
+    rd.add_argument("--frames", type=_positive_int, default=8, help="how many frames to render (default 8)")
+    rd.add_argument("--out", type=Path, default=Path("runs/frames"), help="output folder (default: runs/frames)")
+    rd.add_argument("--seed", type=_nonneg_int, default=None, help="root seed (default: the scenario's)")
+    rd.add_argument("--nights", type=_positive_int, default=None, help="nights to simulate (default: the scenario's)")
+    rd.add_argument("--size", type=_positive_int, default=1024, help="side of the rendered cut-out in pixels (default 1024)")
     v = sub.add_parser("validate", help="check a scenario file and say what is wrong")
     v.add_argument("scenario")
     sub.add_parser("scenarios", help="list the bundled scenarios")
@@ -69,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_validate(console, args.scenario)
         if args.command == "run":
             return _cmd_run(console, args)
+        if args.command == "render":
+            return _cmd_render(console, args)
     except SkytwinError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         return EXIT_USAGE
@@ -116,7 +127,9 @@ def _cmd_run(console: Console, args: argparse.Namespace) -> int:
         def progress(t_s: float, end_s: float) -> None:
             bar.update(task, completed=t_s / end_s, day=f"{t_s / 3600:.0f}/{end_s / 3600:.0f} h")
 
-        result = run_scenario(scenario, scheduler, seed=args.seed, nights=args.nights, progress=progress)
+        fidelity = args.fidelity or scenario.fidelity
+        pixels = {"out_dir": args.out / "frames", "every": args.every} if fidelity == "pixels" else None
+        result = run_scenario(scenario, scheduler, seed=args.seed, nights=args.nights, progress=progress, pixels=pixels)
     events, summary = result.save(args.out)
     s = result.summary
     table = Table("site", "open shutter h", "frames", "slew h", "weather loss h", "faults", title="per site")
@@ -131,7 +144,39 @@ def _cmd_run(console: Console, args: argparse.Namespace) -> int:
         f"{s['frames']} frames, {s['alerts']} alerts, {result.decisions} decisions in {result.wall_s:.1f} s; "
         f"science value {s['science_value']:.1f}"
     )
+    if result.summary.get("rendered_frames"):
+        console.print(f"rendered {result.summary['rendered_frames']} frames into {args.out / 'frames'}")
     console.print(f"wrote {events} and {summary}")
+    return 0
+
+
+def _cmd_render(console: Console, args: argparse.Namespace) -> int:
+    import math
+
+    from skytwin.evaluation.runner import make_scheduler
+    from skytwin.scenarios import load_scenario
+    from skytwin.twin.network import TwinNetwork
+    from skytwin.twin.pixels import PixelRecorder
+
+    scenario = load_scenario(args.scenario)
+    net = TwinNetwork(scenario, seed=args.seed, nights=args.nights)
+    records = []
+    net.frame_listeners.append(records.append)
+    net.run(make_scheduler("greedy", net.seed).decide)
+    if not records:
+        console.print("the run took no frames (weather or faults all night): nothing to render")
+        return 1
+    n = min(args.frames, len(records))
+    picks = sorted({round(k * (len(records) - 1) / max(n - 1, 1)) for k in range(n)})
+    recorder = PixelRecorder(net, args.out, size=args.size)
+    table = Table("frame", "target", "band", "FWHM", "measured", "quality", "reason", title=f"{len(picks)} of {len(records)} frames")
+    for i in picks:
+        rec = records[i]
+        path, frame = recorder.render(rec)
+        measured = net.log.rows("frame_file")[-1]["measured_fwhm_arcsec"]
+        table.add_row(rec.frame_id, rec.target, rec.filter, f"{rec.fwhm_arcsec:.2f}", "-" if math.isnan(measured) else f"{measured:.2f}", frame.quality, frame.reason or "-")
+    console.print(table)
+    console.print(f"wrote {len(picks)} FITS files (image + TRUTH table) to {args.out}")
     return 0
 
 

@@ -17,6 +17,7 @@ from skytwin.errors import UnknownNameError
 from skytwin.scenarios.schema import Scenario
 from skytwin.twin.eventlog import EventLog
 from skytwin.twin.network import TwinNetwork
+from skytwin.twin.pixels import PixelRecorder
 from skytwin.evaluation.summary import summarize
 
 
@@ -53,9 +54,15 @@ def run_scenario(
     seed: int | None = None,
     nights: int | None = None,
     progress: Callable[[float, float], None] | None = None,
+    pixels: dict[str, Any] | None = None,
 ) -> RunResult:
-    """Simulate ``scenario`` with ``scheduler``; returns the network, its log and a summary."""
+    """Simulate ``scenario`` with ``scheduler``; returns the network, its log and a summary.
+
+    ``pixels`` turns on pixel mode: keyword arguments of
+    :class:`~skytwin.twin.pixels.PixelRecorder` (``out_dir``, ``every``, ``size``).
+    """
     net = TwinNetwork(scenario, seed=seed, nights=nights)
+    recorder = PixelRecorder(net, **pixels) if pixels is not None else None
     sched = make_scheduler(scheduler, net.seed) if isinstance(scheduler, str) else scheduler
     sched.reset(net.seed)
     t0 = time.perf_counter()
@@ -70,4 +77,6 @@ def run_scenario(
     wall = time.perf_counter() - t0
     summary = summarize(net.log, list(net.sites), net.pool.completed())
     summary.update({"scenario": scenario.name, "seed": net.seed, "nights": net.nights, "agent": sched.name, "decisions": decisions})
+    if recorder is not None:
+        summary["rendered_frames"] = len(recorder.paths)
     return RunResult(net, decisions, wall, summary)

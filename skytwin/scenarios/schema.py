@@ -47,8 +47,8 @@ class Mount(_Model):
     max_rate_deg_s: Positive = Field(6.0, description="Top slew rate per axis, degrees per second.")
     accel_deg_s2: Positive = Field(3.0, description="Slew acceleration per axis, degrees per second squared.")
     settle_s: NonNegative = Field(5.0, description="Settling time after a slew, seconds.")
-    tracking_rms_arcsec: NonNegative = Field(0.3, description="Tracking jitter RMS in calm air, arcsec.")
-    wind_shake_arcsec_per_mps: NonNegative = Field(0.03, description="Extra jitter per m/s of wind, arcsec.")
+    tracking_rms_arcsec: NonNegative = Field(0.15, description="Tracking jitter RMS per axis, arcsec (blurs the image).")
+    wind_shake_arcsec_per_mps: NonNegative = Field(0.03, description="Wind shake RMS along one axis per m/s of wind, arcsec (elongates the image).")
 
 
 class Focus(_Model):

@@ -35,9 +35,10 @@ SCHEMAS: dict[str, tuple[str, ...]] = {
     "frame": (
         "telescope", "frame_id", "request_id", "program", "target", "ra_deg", "dec_deg", "filter", "exptime_s",
         "alt_deg", "airmass", "moon_sep_deg", "seeing_arcsec", "fwhm_arcsec", "ellipticity", "sky_mag_arcsec2",
-        "transparency", "limiting_mag", "snr_expected", "cloud_cover", "focus_offset_um", "zp_error_mag", "delivered_t_s",
+        "sky_e_per_pix", "transparency", "limiting_mag", "snr_expected", "cloud_cover", "focus_offset_um", "zp_error_mag", "delivered_t_s",
     ),
     "frame_delivered": ("frame_id",),
+    "frame_file": ("frame_id", "path", "quality", "reason", "measured_fwhm_arcsec"),
     "visit_done": ("request_id", "program", "priority"),
     "calibration": ("telescope", "calibration"),
     "maintenance": ("telescope", "maintenance"),

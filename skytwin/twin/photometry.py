@@ -9,8 +9,8 @@ FWHM, electrons for signal and noise, seconds for exposure.
   (a linear fit in mag per degree of solar depression between -18 and -6 deg)
   and moonlight (Krisciunas & Schaefer 1991, V band, scaled by band).
 - Image size: seeing x airmass^0.6 x (lambda/500 nm)^-0.2, in quadrature with
-  optics, defocus and tracking/wind jitter; ellipticity from jitter along one
-  axis.
+  optics, defocus and tracking jitter (both axes); wind shake (RMS along one
+  axis) lengthens the major axis, which gives the ellipticity 1 - b/a.
 - Depth: 5-sigma point-source limit with the Gaussian noise-equivalent area
   (2.266 FWHM^2) and the CCD equation.
 """
@@ -20,11 +20,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-# photons s^-1 m^-2 from a magnitude-0 star through each filter (Bessell 1998 / SDSS-like widths)
-PHOTON_ZP = {
-    "u": 4.0e9, "B": 1.4e10, "g": 1.3e10, "V": 8.8e9, "r": 1.0e10, "R": 1.0e10,
-    "i": 7.5e9, "I": 5.0e9, "z": 4.5e9, "clear": 3.0e10,
-}
+from skytwin.twin.frames.request import BAND_PHOTONS
+
+# photons s^-1 m^-2 from a magnitude-0 star through each filter: the pixel
+# renderer's table (photons/s/cm^2/A x band width), so both fidelity levels agree.
+PHOTON_ZP = {band: phot * width * 1e4 for band, (phot, width) in BAND_PHOTONS.items()}
 # effective wavelength, nm
 WAVELENGTH_NM = {"u": 365, "B": 440, "g": 475, "V": 550, "r": 620, "R": 650, "i": 760, "I": 800, "z": 900, "clear": 600}
 # extinction relative to V
@@ -103,7 +103,8 @@ def frame_metrics(
     seeing_zenith_arcsec: float,
     optics_fwhm_arcsec: float,
     defocus_fwhm_arcsec: float,
-    jitter_arcsec: float,
+    tracking_rms_arcsec: float,
+    wind_shake_arcsec: float,
     cloud_transmission: float,
     throughput: float,
     efficiency: float,
@@ -118,9 +119,10 @@ def frame_metrics(
     """The analytic frame model (see the module docstring)."""
     lam = WAVELENGTH_NM[band]
     seeing = seeing_zenith_arcsec * airmass**0.6 * (lam / 500.0) ** -0.2
-    core2 = seeing * seeing + optics_fwhm_arcsec**2 + defocus_fwhm_arcsec**2
+    # tracking jitter blurs both axes; wind shake (RMS along one axis) elongates
+    core2 = seeing * seeing + optics_fwhm_arcsec**2 + defocus_fwhm_arcsec**2 + (2.355 * tracking_rms_arcsec) ** 2
     fwhm_minor = math.sqrt(core2)
-    fwhm_major = math.sqrt(core2 + (2.355 * jitter_arcsec) ** 2)
+    fwhm_major = math.sqrt(core2 + (2.355 * wind_shake_arcsec) ** 2)
     ellipticity = 1.0 - fwhm_minor / fwhm_major
     fwhm = math.sqrt(fwhm_minor * fwhm_major)
 

@@ -497,11 +497,11 @@ class TwinSite:
             u.filter, self.cfg.climate.sky_dark_mag_arcsec2, cond.sun_alt_deg, cond.moon_illumination, moon_sep,
             cond.moon_alt_deg, alt_deg, self._k_v, x,
         )
-        jitter = tel.mount.tracking_rms_arcsec + tel.mount.wind_shake_arcsec_per_mps * w.wind_mps
         m = frame_metrics(
             band=u.filter, exptime_s=req.exptime_s, airmass=x, seeing_zenith_arcsec=w.seeing_arcsec,
             optics_fwhm_arcsec=tel.optics_fwhm_arcsec, defocus_fwhm_arcsec=tel.focus.blur_arcsec_per_um * abs(st.focus_offset_um),
-            jitter_arcsec=jitter, cloud_transmission=w.transparency, throughput=st.throughput, efficiency=tel.efficiency,
+            tracking_rms_arcsec=tel.mount.tracking_rms_arcsec,
+            wind_shake_arcsec=tel.mount.wind_shake_arcsec_per_mps * w.wind_mps, cloud_transmission=w.transparency, throughput=st.throughput, efficiency=tel.efficiency,
             aperture_m=tel.aperture_m, pixel_scale_arcsec=tel.pixel_scale_arcsec, dark_e_per_s=tel.camera.dark_e_per_s,
             read_noise_e=tel.camera.read_noise_e, sky_mag_arcsec2=sky_mag, k_v=self._k_v, magnitude=req.magnitude,
         )
@@ -521,7 +521,7 @@ class TwinSite:
         net.log.add(
             "frame", start, self.name, u.name, frame_id, req.id, req.program, req.target, rec.ra_deg, rec.dec_deg, rec.filter,
             rec.exptime_s, alt_deg, x, moon_sep, m.seeing_arcsec, m.fwhm_arcsec, m.ellipticity, m.sky_mag_arcsec2,
-            m.transparency, m.limiting_mag, m.snr_expected, w.cloud_cover, st.focus_offset_um, st.zp_error_mag, delivered,
+            m.sky_e_per_pix, m.transparency, m.limiting_mag, m.snr_expected, w.cloud_cover, st.focus_offset_um, st.zp_error_mag, delivered,
         )
         net._frame_taken(rec)
 

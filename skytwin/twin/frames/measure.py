@@ -111,6 +111,10 @@ def detect(image: NDArray, nsigma: float = 5.0, npix: int = 5,
     return labels.astype(np.int32), int(n)
 
 
+MIN_STAR_FWHM_PIX = 1.0  # narrower fits are cosmic rays or hot pixels
+MAX_PEAK_FRACTION = 0.45  # peak / 3x3 sum above this is a spike (a 1.2-pixel FWHM star has ~0.45)
+
+
 def _moffat(p: NDArray, xx: NDArray, yy: NDArray) -> NDArray:
     """Elliptical Moffat + constant; shape ``[[1+g1, g2], [g2, 1-g1]] / alpha^2``."""
     amp, x0, y0, la, g1, g2, lbeta, c = p
@@ -159,7 +163,8 @@ def fit_star(image: NDArray, x0: float, y0: float, half: int, level: float = 0.0
     k = 2.0 * math.sqrt(2.0 ** (1.0 / beta) - 1.0)
     fwhm = k * math.sqrt(a * b)
     flux = amp * math.pi * a * b / (beta - 1.0)
-    if not (0.5 < fwhm < 2 * half and math.isfinite(flux)):
+    # below a pixel it is a cosmic ray or a hot pixel, not a star
+    if not (MIN_STAR_FWHM_PIX < fwhm < 2 * half and math.isfinite(flux)):
         return None
     return StarFit(ix + dx, iy + dy, flux, amp, fwhm, 1.0 - b / a, theta, beta)
 
@@ -185,6 +190,10 @@ def measure_stars(image: NDArray, *, max_stars: int = 60, saturation: float | No
     near_peak = ndimage.sum_labels(sub >= 0.98 * peaks[np.maximum(labels - 1, 0)],
                                    labels, idx)
     ok &= near_peak <= 2
+    # single-pixel spikes (cosmic rays, hot pixels) hold most of their 3x3 flux in the peak
+    box = ndimage.uniform_filter(sub, 3) * 9.0
+    yx_peak = np.array(pos, dtype=int).reshape(-1, 2)
+    ok &= peaks < MAX_PEAK_FRACTION * box[yx_peak[:, 0], yx_peak[:, 1]]
     # a typical size from the median detection area -> stamp half-size
     typical = math.sqrt(float(np.median(sizes[ok])) / math.pi) if ok.any() else 3.0
     half = int(np.clip(round(2.0 * typical) + 2, 4, 15))

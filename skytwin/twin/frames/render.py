@@ -93,9 +93,17 @@ def _add_stamps(img: NDArray[np.float32], stamps: NDArray[np.float32], ix: NDArr
                 iy: NDArray[np.intp], centre: int) -> None:
     """Add stamps whose centre pixel ``centre`` goes to ``(iy, ix)`` of the padded image."""
     s = stamps.shape[-1]
+    ny, nx = img.shape
     for k in range(stamps.shape[0]):
         y0, x0 = iy[k] - centre, ix[k] - centre
-        img[y0:y0 + s, x0:x0 + s] += stamps[k]
+        if 0 <= y0 and 0 <= x0 and y0 + s <= ny and x0 + s <= nx:
+            img[y0:y0 + s, x0:x0 + s] += stamps[k]
+            continue
+        # a large (galaxy) stamp reaching past the padded image: add the part inside
+        ya, xa = max(y0, 0), max(x0, 0)
+        yb, xb = min(y0 + s, ny), min(x0 + s, nx)
+        if ya < yb and xa < xb:
+            img[ya:yb, xa:xb] += stamps[k, ya - y0:yb - y0, xa - x0:xb - x0]
 
 
 def _sersic_bn(n: NDArray[np.float64]) -> NDArray[np.float64]:
