@@ -71,10 +71,10 @@ class Telescope(_Model):
     efficiency: Fraction = Field(0.6, description="Total system throughput when clean (optics x QE).")
     filters: tuple[FilterName, ...] = Field(("g", "r", "i"), min_length=1, description="Filters in the wheel.")
     filter_change_s: NonNegative = Field(6.0, description="Time to change filter, seconds.")
-    camera: Camera = Camera()
-    mount: Mount = Mount()
-    focus: Focus = Focus()
-    throughput: Throughput = Throughput()
+    camera: Camera = Field(Camera(), description="The CCD/CMOS camera.")
+    mount: Mount = Field(Mount(), description="Mount kinematics and tracking.")
+    focus: Focus = Field(Focus(), description="Focus drift with temperature.")
+    throughput: Throughput = Field(Throughput(), description="Mirror dust and zero-point drift.")
 
     @property
     def pixel_scale_arcsec(self) -> float:
@@ -135,12 +135,12 @@ class Site(_Model):
     longitude_deg: float = Field(ge=-180.0, le=360.0, description="Longitude, degrees east.")
     elevation_m: float = Field(ge=-500.0, le=9000.0, description="Height above sea level, metres.")
     source: str = Field("", description="Where the figures come from (cite observatory_sites.csv where used).")
-    climate: Climate = Climate()
-    safety: Safety = Safety()
-    dome: Dome = Dome()
-    link: Link = Link()
-    edge: Edge = Edge()
-    telescopes: tuple[Telescope, ...] = Field((Telescope(),), min_length=1)
+    climate: Climate = Field(Climate(), description="Long-run weather statistics the generator reproduces.")
+    safety: Safety = Field(Safety(), description="Limits the safety layer enforces.")
+    dome: Dome = Field(Dome(), description="Enclosure timing.")
+    link: Link = Field(Link(), description="Network link to the centre.")
+    edge: Edge = Field(Edge(), description="The site's edge computer.")
+    telescopes: tuple[Telescope, ...] = Field((Telescope(),), min_length=1, description="Telescopes at the site (several allowed).")
 
     @model_validator(mode="after")
     def _unique_telescopes(self) -> "Site":
@@ -155,7 +155,7 @@ class Site(_Model):
 
 
 class Target(_Model):
-    name: str
+    name: str = Field(description="Target name (free text).")
     ra_deg: float = Field(ge=0.0, lt=360.0, description="ICRS right ascension, degrees.")
     dec_deg: float = Field(ge=-90.0, le=90.0, description="ICRS declination, degrees.")
     magnitude: float = Field(math.nan, description="Brightness in the program's filter, for the expected SNR.")
@@ -165,8 +165,8 @@ class FieldGrid(_Model):
     """Survey fields on an equal-area grid between two declinations."""
 
     n: int = Field(ge=1, le=100000, description="Number of fields.")
-    dec_min_deg: float = Field(-90.0, ge=-90.0, le=90.0)
-    dec_max_deg: float = Field(90.0, ge=-90.0, le=90.0)
+    dec_min_deg: float = Field(-90.0, ge=-90.0, le=90.0, description="Southern edge, degrees.")
+    dec_max_deg: float = Field(90.0, ge=-90.0, le=90.0, description="Northern edge, degrees.")
 
     @model_validator(mode="after")
     def _ordered(self) -> "FieldGrid":
@@ -176,18 +176,18 @@ class FieldGrid(_Model):
 
 
 class Program(_Model):
-    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
-    kind: Literal["survey", "monitoring", "calibration"] = "survey"
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", description="Program id; request ids start with it.")
+    kind: Literal["survey", "monitoring", "calibration"] = Field("survey", description="What the program's requests are for.")
     priority: Positive = Field(1.0, description="Science weight of one completed visit.")
-    filter: FilterName = "r"
+    filter: FilterName = Field("r", description="Filter of every exposure.")
     exptime_s: Positive = Field(60.0, le=7200.0, description="Exposure time, seconds.")
     count: int = Field(1, ge=1, le=1000, description="Exposures per visit.")
     visits: int = Field(1, ge=1, le=100000, description="Visits per target.")
     cadence_h: NonNegative = Field(0.0, description="Least time between visits, hours.")
     magnitude: float = Field(math.nan, description="Typical target magnitude for the expected SNR.")
     sites: tuple[str, ...] | None = Field(None, description="Sites that may serve it (default: all).")
-    targets: tuple[Target, ...] = ()
-    grid: FieldGrid | None = None
+    targets: tuple[Target, ...] = Field((), description="Named targets.")
+    grid: FieldGrid | None = Field(None, description="Survey fields generated on an equal-area grid.")
 
     @model_validator(mode="after")
     def _has_targets(self) -> "Program":
@@ -200,48 +200,48 @@ class Program(_Model):
 
 
 class ScheduledAlert(_Model):
-    kind: Literal["gw", "grb", "sn"]
+    kind: Literal["gw", "grb", "sn"] = Field(description="Gravitational wave, gamma-ray burst or supernova candidate.")
     at_h: NonNegative = Field(description="Arrival at the centre, hours after epoch.")
-    ra_deg: float = Field(ge=0.0, lt=360.0)
-    dec_deg: float = Field(ge=-90.0, le=90.0)
+    ra_deg: float = Field(ge=0.0, lt=360.0, description="Localisation centre, ICRS degrees.")
+    dec_deg: float = Field(ge=-90.0, le=90.0, description="Localisation centre, ICRS degrees.")
     error_deg: Positive = Field(1.0, le=180.0, description="Localisation radius holding containment_probability, degrees.")
-    containment_probability: Fraction = 0.9
+    containment_probability: Fraction = Field(0.9, description="Probability inside error_deg.")
     delay_h: NonNegative = Field(0.0, description="Time from trigger to alert, hours.")
 
 
 class AlertRates(_Model):
-    gw_per_year: NonNegative = 0.0
-    grb_per_year: NonNegative = 0.0
-    sn_per_year: NonNegative = 0.0
+    gw_per_year: NonNegative = Field(0.0, description="Gravitational-wave alerts per year (Poisson).")
+    grb_per_year: NonNegative = Field(0.0, description="Gamma-ray burst alerts per year (Poisson).")
+    sn_per_year: NonNegative = Field(0.0, description="Supernova candidate alerts per year (Poisson).")
 
 
 class FollowUp(_Model):
     """How the centre turns an alert into target-of-opportunity requests."""
 
     priority: Positive = Field(10.0, description="Priority of follow-up requests.")
-    filter: FilterName = "r"
-    exptime_s: Positive = 120.0
+    filter: FilterName = Field("r", description="Filter of follow-up exposures.")
+    exptime_s: Positive = Field(120.0, description="Follow-up exposure time, seconds.")
     max_tiles: int = Field(30, ge=1, le=5000, description="Most pointings made to tile one localisation.")
     window_h: Positive = Field(24.0, description="How long after the alert follow-up is still useful, hours.")
     visits: int = Field(2, ge=1, description="Visits per tile (for light curve / confirmation).")
-    cadence_h: NonNegative = 1.0
+    cadence_h: NonNegative = Field(1.0, description="Least time between visits of one tile, hours.")
 
 
 class Alerts(_Model):
-    scheduled: tuple[ScheduledAlert, ...] = ()
-    rates: AlertRates = AlertRates()
-    followup: FollowUp = FollowUp()
+    scheduled: tuple[ScheduledAlert, ...] = Field((), description="Alerts at fixed times.")
+    rates: AlertRates = Field(AlertRates(), description="Random alert streams.")
+    followup: FollowUp = Field(FollowUp(), description="How alerts become requests.")
 
 
 # ------------------------------------------------------------------- faults
 
 
 class ScheduledFault(_Model):
-    site: str
+    site: str = Field(description="Site the fault hits.")
     telescope: str | None = Field(None, description="For mount/camera faults; default the site's first telescope.")
-    type: FaultType
+    type: FaultType = Field(description="mount_stall, camera_failure, dome_stuck, power_loss or network_outage.")
     at_h: NonNegative = Field(description="Start, hours after epoch.")
-    duration_h: Positive
+    duration_h: Positive = Field(description="How long it lasts, hours.")
 
 
 class FaultRate(_Model):
@@ -250,8 +250,8 @@ class FaultRate(_Model):
 
 
 class Faults(_Model):
-    scheduled: tuple[ScheduledFault, ...] = ()
-    random: dict[FaultType, FaultRate] = Field(default_factory=dict)
+    scheduled: tuple[ScheduledFault, ...] = Field((), description="Faults at fixed times.")
+    random: dict[FaultType, FaultRate] = Field(default_factory=dict, description="Random faults per type (every site and telescope).")
 
 
 class Maintenance(_Model):
@@ -265,17 +265,17 @@ class Maintenance(_Model):
 class Scenario(_Model):
     """One scenario: sites, their climate and hardware, programs, alerts and faults."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$")
-    description: str = ""
+    name: str = Field(pattern=r"^[A-Za-z0-9_\-]+$", description="Scenario id (letters, digits, '_' and '-').")
+    description: str = Field("", description="What the scenario is for, in a sentence or two.")
     epoch: datetime = Field(description="UTC instant of simulation time zero (ISO 8601).")
     nights: int = Field(1, ge=1, le=3660, description="Nights (24 h spans from epoch) to simulate.")
     seed: int = Field(0, ge=0, description="Root seed.")
-    fidelity: Literal["fast", "pixels"] = "fast"
-    sites: tuple[Site, ...] = Field(min_length=1)
-    programs: tuple[Program, ...] = ()
-    alerts: Alerts = Alerts()
-    faults: Faults = Faults()
-    maintenance: Maintenance = Maintenance()
+    fidelity: Literal["fast", "pixels"] = Field("fast", description="fast: analytic frame metrics; pixels: render every frame (GalSim).")
+    sites: tuple[Site, ...] = Field(min_length=1, description="The network's sites (at least one).")
+    programs: tuple[Program, ...] = Field((), description="Science programs; each becomes observation requests.")
+    alerts: Alerts = Field(Alerts(), description="Transient alerts and how the centre follows them up.")
+    faults: Faults = Field(Faults(), description="Scheduled and random hardware and link faults.")
+    maintenance: Maintenance = Field(Maintenance(), description="Mirror cleaning and calibration calendar.")
 
     @field_validator("epoch")
     @classmethod

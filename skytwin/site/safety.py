@@ -59,6 +59,8 @@ class SafetyLayer:
         alt = self._alt_deg(ra_deg, dec_deg, t_s)
         if alt < self.limits.horizon_alt_deg:
             return f"altitude {alt:.1f} deg below limit {self.limits.horizon_alt_deg:.1f}"
+        if alt - cond.sun_alt_deg >= self.limits.sun_avoid_deg + 0.1:
+            return ""  # the separation is at least the difference in altitude
         sep = angular_sep_deg(ra_deg, dec_deg, cond.sun_ra_deg, cond.sun_dec_deg)
         if sep < self.limits.sun_avoid_deg:
             return f"{sep:.1f} deg from the Sun (limit {self.limits.sun_avoid_deg:.1f})"

@@ -119,6 +119,13 @@ class RequestPool:
                 if r.site is None or r.site == s:
                     cols[i, k] = t
         self.known_at = np.concatenate([self.known_at, cols], axis=1)
+        self._derive()
+
+    def _derive(self) -> None:
+        """Columns the open-mask reads, kept up to date so a query is three comparisons."""
+        self.ready_at = np.maximum(self.known_at, np.maximum(self.win_start, self.next_ok)[None, :])
+        self.latest_start = self.win_end - self.visit_s
+        self.active = (self.visits_left > 0) & ~self.claimed
 
     def __len__(self) -> int:
         return len(self.requests)
@@ -129,26 +136,22 @@ class RequestPool:
     def open_mask(self, site: str, t_s: float) -> np.ndarray:
         """Requests the site knows of at ``t_s`` with visits left, in their window and cadence, unclaimed."""
         i = self._site_index[site]
-        return (
-            (self.known_at[i] <= t_s)
-            & (self.visits_left > 0)
-            & ~self.claimed
-            & (self.next_ok <= t_s)
-            & (self.win_start <= t_s)
-            & (self.win_end >= t_s + self.visit_s)
-        )
+        return self.active & (self.ready_at[i] <= t_s) & (self.latest_start >= t_s)
 
     def get(self, request_id: str) -> ObservationRequest:
         return self.requests[self.index[request_id]]
 
     def claim(self, j: int) -> None:
         self.claimed[j] = True
+        self.active[j] = False
 
     def release(self, j: int, t_s: float, visited: bool) -> None:
         self.claimed[j] = False
         if visited:
             self.visits_left[j] -= 1
             self.next_ok[j] = t_s + self.requests[j].cadence_s
+            self.ready_at[:, j] = np.maximum(self.known_at[:, j], max(self.win_start[j], self.next_ok[j]))
+        self.active[j] = self.visits_left[j] > 0
 
     def completed(self) -> dict[str, tuple[int, int]]:
         """Per program: (requests fully done, requests)."""

@@ -280,17 +280,19 @@ class TwinSite:
         alt = np.degrees(np.arcsin(np.clip(sin_alt, -1.0, 1.0)))
         if not self._operable(u, cond):
             return alt, np.zeros(n, dtype=bool)
-        night_end = self.night_end(t)
+        night_left = self.night_end(t) - t
         if u._filter_mask[0] != n:
             u._filter_mask = (n, np.array([f in u.filters for f in pool.filter], dtype=bool))
-        mask = pool.open_mask(self.name, t) & u._filter_mask[1] & (sin_alt >= self._sin_horizon)
-        mask &= pool.visit_s + t <= night_end
-        sun_v = np.array(self.sky.apparent_scalar(cond.sun_ra_deg, cond.sun_dec_deg))
-        mask &= pool.vec @ sun_v <= self._cos_sun_avoid
-        if mask.any():
-            # still above the limit when the visit ends (setting targets)
-            idx = np.nonzero(mask)[0]
-            end_sin = self.sky.sin_alt_apparent(pool.vec[idx], t + float(np.max(pool.visit_s[idx])))
+        mask = pool.open_mask(self.name, t) & u._filter_mask[1] & (sin_alt >= self._sin_horizon) & (pool.visit_s <= night_left)
+        # A target above the horizon limit is at least (limit - Sun altitude) from the Sun;
+        # only when that bound is not enough is the separation computed.
+        if self.cfg.safety.horizon_alt_deg - cond.sun_alt_deg < self.cfg.safety.sun_avoid_deg + 0.1:
+            sun_v = np.array(self.sky.apparent_scalar(cond.sun_ra_deg, cond.sun_dec_deg))
+            mask &= pool.vec @ sun_v <= self._cos_sun_avoid
+        idx = np.flatnonzero(mask)
+        if len(idx):
+            # still above the limit when the longest candidate visit ends (setting targets)
+            end_sin = self.sky.sin_alt_apparent(pool.vec[idx], t + float(pool.visit_s[idx].max()))
             mask[idx] = end_sin >= self._sin_horizon
         return alt, mask
 

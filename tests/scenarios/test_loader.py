@@ -165,3 +165,17 @@ def test_arbitrary_text_never_crashes_the_loader(text: str) -> None:
         parse_scenario(text, "random.yaml")
     except ScenarioError:
         pass
+
+
+def test_scenario_reference_doc_is_current() -> None:
+    """docs/scenarios.md is generated from the schema; regenerate it when fields change."""
+    import io
+    from contextlib import redirect_stdout
+
+    from skytwin.scenarios import doc
+
+    buf = io.StringIO()
+    with redirect_stdout(buf):
+        doc.main()
+    committed = (Path(__file__).resolve().parents[2] / "docs" / "scenarios.md").read_text()
+    assert buf.getvalue() == committed, "run: python -m skytwin.scenarios.doc > docs/scenarios.md"

@@ -26,7 +26,7 @@ def test_refuses_low_and_sunward_pointings_and_unsafe_dome() -> None:
     layer = SafetyLayer(SafetyLimits(horizon_alt_deg=20.0, sun_avoid_deg=30.0), lambda ra, dec, t: alt[(ra, dec)])
     tel = TelescopeState("t1", 50.0, 0.0, False, "r", False)
     assert "below limit" in layer.check(Slew(10.0, 0.0), _cond(), tel, True)
-    assert "from the Sun" in layer.check(Slew(50.0, 0.0), _cond(sun_ra=70.0), tel, True)
+    assert "from the Sun" in layer.check(Slew(50.0, 0.0), _cond(sun_ra=70.0, sun_alt=45.0), tel, True)
     assert layer.check(Slew(100.0, 0.0), _cond(sun_ra=0.0), tel, True) == ""
     assert "unsafe" in layer.check(OpenDome(), _cond(safe=False), tel, False)
     assert "humidity" in layer.check(OpenDome(), _cond(humidity=95.0), tel, False)

@@ -7,7 +7,6 @@ arrays), never simulator internals, so they run unchanged on a live site.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -53,12 +52,11 @@ class GreedyScheduler:
             m = _maintenance(point)
             if m is not None:
                 return m
-        feasible = point.feasible
-        if not feasible.any():
+        idx = np.flatnonzero(point.feasible)
+        if len(idx) == 0:
             return Wait(IDLE_WAIT_S)
-        score = np.where(feasible, point.priority * np.sin(np.radians(point.alt_deg)), -np.inf)
-        j = int(np.argmax(score))
-        return Observe(point.candidates[j].id)
+        score = point.priority[idx] * np.sin(np.radians(point.alt_deg[idx]))
+        return Observe(point.candidates[int(idx[np.argmax(score)])].id)
 
     predict = decide
 
@@ -96,5 +94,3 @@ class RandomScheduler:
     def load(cls, path: str | Path) -> "RandomScheduler":
         return cls()
 
-
-del math
