@@ -108,6 +108,7 @@ class SiteSky:
         self._m_rows = self._m_date.tolist()
         self._gast = self._eph.gast_rad.tolist()
         self._t0 = self._eph.t0_s
+        self._altaz_memo: dict[tuple[float, float, float], tuple[float, float]] = {}
 
     # --------------------------------------------------------------- scalar fast path
     def last_scalar(self, t_s: float) -> float:
@@ -119,6 +120,15 @@ class SiteSky:
 
     def altaz_scalar(self, ra_deg: float, dec_deg: float, t_s: float) -> tuple[float, float]:
         """Altitude and azimuth (degrees) of one ICRS position; same model as :meth:`altaz`."""
+        key = (ra_deg, dec_deg, t_s)
+        hit = self._altaz_memo.get(key)
+        if hit is None:
+            if len(self._altaz_memo) > 64:  # a slew, its exposure and its frame ask the same few
+                self._altaz_memo.clear()
+            hit = self._altaz_memo[key] = self._altaz_scalar(ra_deg, dec_deg, t_s)
+        return hit
+
+    def _altaz_scalar(self, ra_deg: float, dec_deg: float, t_s: float) -> tuple[float, float]:
         ra, dec = ra_deg * _D2R, dec_deg * _D2R
         cd = math.cos(dec)
         v = (cd * math.cos(ra), cd * math.sin(ra), math.sin(dec))
@@ -187,8 +197,8 @@ class SiteSky:
     def sin_alt_apparent(self, v_date: np.ndarray, t_s: float) -> np.ndarray:
         """sin(altitude) of apparent unit vectors at ``t_s`` (the scheduler's fast path)."""
         last = self.last_scalar(t_s)
-        cl, sl = math.cos(last), math.sin(last)
-        return self._sinlat * v_date[:, 2] + self._coslat * (v_date[:, 0] * cl + v_date[:, 1] * sl)
+        # sin(alt) = sin(lat) z + cos(lat) (x cos LAST + y sin LAST): one matrix-vector product
+        return v_date @ np.array((self._coslat * math.cos(last), self._coslat * math.sin(last), self._sinlat))
 
     def alt_deg(self, ra_deg: float, dec_deg: float, t_s: float) -> float:
         """Scalar altitude in degrees (for the safety layer)."""
