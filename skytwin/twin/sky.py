@@ -14,6 +14,7 @@ by the local apparent sidereal time. The tests hold the result to astropy's
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -316,8 +317,9 @@ class SkyTable:
         sun_v = radec_to_unit(*sky.sun_radec_icrs(t))
         moon_v = radec_to_unit(*sky.moon_radec_icrs(t))
         self._cols = np.column_stack([sun_alt, moon_alt, illum, sun_v, moon_v])
-        self._rows = self._cols.tolist()  # python floats: scalar interpolation without numpy overhead
-        self._n = len(self._rows)
+        # a flat array of doubles: scalar interpolation without numpy overhead, 8 bytes a value
+        self._flat = array("d", self._cols.ravel().tolist())
+        self._n = len(self._cols)
 
     def at(self, t_s: float) -> list[float]:
         """``[sun_alt, moon_alt, illum, sun_x, sun_y, sun_z, moon_x, moon_y, moon_z]`` at ``t_s``."""
@@ -328,8 +330,9 @@ class SkyTable:
         elif i >= self._n - 1:
             i, x = self._n - 2, float(self._n - 1)
         w = x - i
-        a, b = self._rows[i], self._rows[i + 1]
-        return [p + (q - p) * w for p, q in zip(a, b)]
+        f = self._flat
+        k = 9 * i
+        return [f[k + c] + (f[k + 9 + c] - f[k + c]) * w for c in range(9)]
 
     def sun_alt_many(self, t_s: np.ndarray) -> np.ndarray:
         return np.interp(t_s, self.t0_s + self.step_s * np.arange(self._n), self._cols[:, 0])
