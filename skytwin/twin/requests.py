@@ -85,6 +85,7 @@ class RequestPool:
         self.claimed = np.zeros(0, dtype=bool)
         self.known_at = np.zeros((n_sites, 0))
         self.filter = np.zeros(0, dtype=object)
+        self.max_visit_s = 0.0
 
     def add(self, requests: Sequence[ObservationRequest], known_at: dict[str, float]) -> None:
         """Add requests; ``known_at[site]`` is when each site learns of them (inf: never)."""
@@ -125,6 +126,7 @@ class RequestPool:
         """Columns the open-mask reads, kept up to date so a query is three comparisons."""
         self.ready_at = np.maximum(self.known_at, np.maximum(self.win_start, self.next_ok)[None, :])
         self.latest_start = self.win_end - self.visit_s
+        self.max_visit_s = float(self.visit_s.max()) if len(self.visit_s) else 0.0
         self.active = (self.visits_left > 0) & ~self.claimed
 
     def __len__(self) -> int:

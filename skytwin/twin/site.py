@@ -58,6 +58,7 @@ NIGHT_SUN_ALT_DEG = -12.0  # observe between nautical dusk and dawn
 BLOCKING_SITE_FAULTS = ("power_loss",)
 DAY_S = 86400.0  # s
 _D2R = math.pi / 180.0
+_R2D = 180.0 / math.pi
 
 
 class TelescopeUnit:
@@ -277,7 +278,7 @@ class TwinSite:
         if n == 0:
             return np.zeros(0), np.zeros(0, dtype=bool)
         sin_alt = self.sky.sin_alt_apparent(pool.vec, t)
-        alt = np.degrees(np.arcsin(np.clip(sin_alt, -1.0, 1.0)))
+        alt = np.arcsin(np.minimum(np.maximum(sin_alt, -1.0), 1.0)) * _R2D
         if not self._operable(u, cond):
             return alt, np.zeros(n, dtype=bool)
         night_left = self.night_end(t) - t
@@ -289,11 +290,9 @@ class TwinSite:
         if self.cfg.safety.horizon_alt_deg - cond.sun_alt_deg < self.cfg.safety.sun_avoid_deg + 0.1:
             sun_v = np.array(self.sky.apparent_scalar(cond.sun_ra_deg, cond.sun_dec_deg))
             mask &= pool.vec @ sun_v <= self._cos_sun_avoid
-        idx = np.flatnonzero(mask)
-        if len(idx):
-            # still above the limit when the longest candidate visit ends (setting targets)
-            end_sin = self.sky.sin_alt_apparent(pool.vec[idx], t + float(pool.visit_s[idx].max()))
-            mask[idx] = end_sin >= self._sin_horizon
+        # still above the limit when the longest visit in the pool would end (setting targets);
+        # conservative by at most that visit's length, and one product over the whole pool
+        mask &= self.sky.sin_alt_apparent(pool.vec, t + pool.max_visit_s) >= self._sin_horizon
         return alt, mask
 
     def _operable(self, u: TelescopeUnit, cond: Conditions) -> bool:
