@@ -150,6 +150,10 @@ class RequestPool:
             self.visits_left[j] -= 1
             self.next_ok[j] = t_s + self.requests[j].cadence_s
 
+    def reopen(self, request_id: str) -> None:
+        """Give a request one more visit (a re-take of a frame judged not good enough)."""
+        self.visits_left[self.index[request_id]] += 1
+
     def completed(self) -> dict[str, tuple[int, int]]:
         """Per program: (requests fully done, requests)."""
         out: dict[str, list[int]] = {}
