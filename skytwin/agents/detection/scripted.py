@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from skytwin.twin.candidates import STAR_DIST_MAX_ARCSEC
+STAR_DIST_MAX_ARCSEC = 30.0  # arcsec; the feature scale of skytwin.twin.candidates
 
 BOGUS, REAL = 0, 1
 
