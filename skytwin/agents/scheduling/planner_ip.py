@@ -213,12 +213,13 @@ class IPScheduler:
     name = "ip"
 
     def __init__(self, slice_s: float = 900.0, horizon_s: float = 6 * 3600.0, max_requests: int = 200,
-                 replan_every_s: float = 2 * 3600.0, time_limit_s: float = 5.0) -> None:
+                 replan_every_s: float = 2 * 3600.0, time_limit_s: float = 1.0, mip_rel_gap: float = 0.05) -> None:
         self.slice_s = slice_s
         self.horizon_s = horizon_s
         self.max_requests = max_requests
         self.replan_every_s = replan_every_s
         self.time_limit_s = time_limit_s
+        self.mip_rel_gap = mip_rel_gap
         self.sites: Mapping[str, Site] = {}
         self.reset()
 
@@ -263,7 +264,7 @@ class IPScheduler:
             return
         sub = [reqs[j] for j in chosen]
         res = plan_ip(self.sites, sub, point.exptime_s[chosen], visits_left[chosen], t, t + self.horizon_s,
-                      slice_s=self.slice_s, time_limit_s=self.time_limit_s, now_s=t)
+                      slice_s=self.slice_s, time_limit_s=self.time_limit_s, mip_rel_gap=self.mip_rel_gap, now_s=t)
         plan: dict[tuple[str, str], list[PlanEntry]] = {}
         for e in res.entries:
             plan.setdefault((e.site, e.telescope), []).append(e)
@@ -318,7 +319,7 @@ class IPScheduler:
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps({"name": self.name, "slice_s": self.slice_s, "horizon_s": self.horizon_s,
                                           "max_requests": self.max_requests, "replan_every_s": self.replan_every_s,
-                                          "time_limit_s": self.time_limit_s}))
+                                          "time_limit_s": self.time_limit_s, "mip_rel_gap": self.mip_rel_gap}))
 
     @classmethod
     def load(cls, path: str | Path) -> "IPScheduler":
