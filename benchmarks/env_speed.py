@@ -28,6 +28,9 @@ from skytwin.envs import network_v0  # noqa: E402
 
 def skytwin_rate(nights: int, seed: int) -> tuple[float, int]:
     env = network_v0.parallel_env(scenario="six_site_week", roles=("scheduler",), nights=nights)
+    env.reset(seed=seed + 1)  # warm-up: astropy reads its IERS tables once per process, on first use
+    for _ in range(200):
+        env.step({})
     obs, infos = env.reset(seed=seed)
     rng = np.random.default_rng(seed)
     steps = 0
@@ -45,6 +48,14 @@ def skytwin_rate(nights: int, seed: int) -> tuple[float, int]:
 
 
 def rps_rate(n: int) -> float:
+    try:
+        import pygame  # noqa: F401
+    except ImportError:  # rps needs pygame only to render (reset makes an off-screen Surface); steps never touch it
+        import types
+
+        stub = types.ModuleType("pygame")
+        stub.Surface = lambda *a, **k: None  # type: ignore[attr-defined]
+        sys.modules["pygame"] = stub
     from pettingzoo.classic import rps_v2
 
     env = rps_v2.parallel_env()

@@ -62,13 +62,11 @@ def main() -> None:
                 continue
             filters = {f for tel in site.state().telescopes for f in tel.filters}
             idx = [k for k, r in enumerate(reqs) if left[r.id] > 0 and r.filter in filters and (r.site in (None, name))]
-            for tel in site.state().telescopes:  # one plan per telescope, requests shared within the site
-                idx_t = [k for k in idx if reqs[k].filter in tel.filters and left[reqs[k].id] > 0]
-                entries = plan_astroplan(site, [reqs[k] for k in idx_t], visit_s[idx_t], night[0], min(night[1], t1))
-                for e in entries:
-                    left[e.request_id] -= 1
-                    a_value += e.priority
-                    a_visits += 1
+            entries = plan_astroplan(site, [reqs[k] for k in idx], visit_s[idx], night[0], min(night[1], t1))
+            for e in entries:  # one plan per site (its telescopes share the filters these requests need)
+                left[e.request_id] -= 1
+                a_value += e.priority
+                a_visits += 1
             print(f"astroplan: {name} done, {time.perf_counter() - t:.1f} s so far", flush=True)
         astro_s = time.perf_counter() - t
         print(f"astroplan: {a_visits} visits planned, value {a_value:.1f}, {astro_s:.2f} s")

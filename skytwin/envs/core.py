@@ -53,6 +53,7 @@ from skytwin.twin.photometry import sky_brightness
 ROLES = ("scheduler", "quality", "detector")
 DEFAULT_K = 16  # candidate requests shown to a scheduler
 FORECAST_LEADS_S = (3600.0, 3 * 3600.0)  # s
+FORECAST_REFRESH_S = 600.0  # s: forecasts are re-read once per weather sample
 OBSERVATION_MODES = ("fast",)  # "pixels": a downsampled image for quality (hook; not built yet)
 
 
@@ -128,6 +129,7 @@ class NetworkCore:
         self.builtin_quality = ScriptedQuality()
         self.builtin_detector = ScriptedDetector()
         self.net: TwinNetwork | None = None
+        self._features = O.SchedulerFeatures(self.k)
 
     # ------------------------------------------------------------------ lifecycle
     def reset(self, seed: int | None) -> None:
@@ -143,6 +145,8 @@ class NetworkCore:
         self._followed: set[str] = set()
         self._alert_kind: dict[str, str] = {}
         self._alert_t: dict[str, float] = {}
+        self._fc_cache: dict[str, tuple[int, tuple[tuple[float, bool], ...]]] = {}
+        self._features.reset()
         self._nights = {s: net.sites[s].nights() for s in self.site_names}
         self._night_starts = {s: [n[0] for n in v] for s, v in self._nights.items()}
         self.stats: dict[str, float] = defaultdict(float)
@@ -208,9 +212,8 @@ class NetworkCore:
     def _observe(self, item: Item) -> None:
         if item.role == "scheduler":
             p: DecisionPoint = item.payload
-            site = self.net.sites[p.site]  # type: ignore[union-attr]
-            fc = tuple((w.cloud_cover, w.safe) for w in (site.forecast(lead) for lead in FORECAST_LEADS_S))
-            obs, mask, shown = O.scheduler_observation(p, self.k, fc, self._night_left(p.site, p.t_s), self._alerts_known(p.site, p.t_s))  # type: ignore[arg-type]
+            fc = self._forecast(p.site, p.t_s)
+            obs, mask, shown = self._features.build(p, fc, self._night_left(p.site, p.t_s), self._alerts_known(p.site, p.t_s))
             item.obs, item.mask, item.shown = obs, mask, shown
             item.info = {"t_s": p.t_s, "telescope": p.telescope, "n_feasible": int(np.count_nonzero(p.feasible)),
                          "shown": [p.candidates[j].id for j in shown]}
@@ -224,6 +227,17 @@ class NetworkCore:
             item.obs = O.detector_observation(c)
             item.mask = np.ones(2, dtype=np.int8)
             item.info = {"t_s": item.t_s, "candidate_id": c.candidate_id, "truth_real": c.real, "truth_kind": c.kind}
+
+    def _forecast(self, site: str, t: float) -> tuple[tuple[float, bool], ...]:
+        """Cloud and safety forecast at each lead, refreshed once per weather sample (10 min) per site."""
+        bucket = int(t // FORECAST_REFRESH_S)
+        hit = self._fc_cache.get(site)
+        if hit is not None and hit[0] == bucket:
+            return hit[1]
+        s = self.net.sites[site]  # type: ignore[union-attr]
+        fc = tuple((w.cloud_cover, w.safe) for w in (s.forecast(lead) for lead in FORECAST_LEADS_S))
+        self._fc_cache[site] = (bucket, fc)
+        return fc
 
     def _night_left(self, site: str, t: float) -> float:
         i = bisect.bisect_right(self._night_starts[site], t) - 1
