@@ -14,6 +14,8 @@ from gymnasium import spaces
 from skytwin.envs import observations as O
 from skytwin.envs.core import DEFAULT_K, Item, NetworkCore
 from skytwin.scenarios.schema import Scenario
+from skytwin.site.interface import DecisionPoint
+from skytwin.site.types import Calibrate, Decision, Observe
 
 
 class DispatchEnv(gym.Env):
@@ -90,6 +92,22 @@ class DispatchEnv(gym.Env):
         self._mask = item.mask.astype(bool)
         self._last_obs = out
         return out
+
+    def action_for(self, decision: Decision) -> int:
+        """The action that asks for ``decision`` at the pending decision (to run planners through the env)."""
+        k = self.k
+        if isinstance(decision, Calibrate):
+            return k
+        if isinstance(decision, Observe) and self._item is not None and self._item.shown is not None:
+            for a, j in enumerate(self._item.shown):
+                if self._item.payload.candidates[int(j)].id == decision.request_id:
+                    return a
+        return k + 1
+
+    @property
+    def decision_point(self) -> DecisionPoint | None:
+        """The pending decision point (``None`` at the end)."""
+        return None if self._item is None else self._item.payload
 
     def action_masks(self) -> np.ndarray:
         """Allowed actions now (sb3-contrib's ``MaskablePPO`` calls this)."""
