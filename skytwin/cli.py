@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=_nonneg_int, default=None, help="root seed (default: the scenario's)")
     r.add_argument("--nights", type=_positive_int, default=None, help="nights to simulate (default: the scenario's)")
     r.add_argument("--out", type=Path, default=Path("runs/latest"), help="output folder (default: runs/latest)")
-    r.add_argument("--agent", default="greedy", help="scheduler: greedy or random (default: greedy)")
+    r.add_argument("--agent", default="greedy", help="scheduler: random, greedy, astroplan or ip (default: greedy)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     v = sub.add_parser("validate", help="check a scenario file and say what is wrong")
     v.add_argument("scenario")

@@ -37,7 +37,7 @@ import numpy as np
 from skytwin.agents.detection.scripted import ScriptedDetector
 from skytwin.agents.quality.scripted import ScriptedQuality
 from skytwin.agents.scheduling.baselines import IDLE_WAIT_S, GreedyScheduler
-from skytwin.agents.scheduling.generator import followups
+from skytwin.agents.scheduling.generator import fill_ins, followups
 from skytwin.envs import observations as O
 from skytwin.envs import rewards as R
 from skytwin.errors import SkytwinError, UnknownNameError
@@ -97,6 +97,10 @@ class NetworkCore:
         Built-in scheduler for sites whose scheduler is not an agent (default greedy).
     observation_mode
         ``"fast"`` (metrics and features). ``"pixels"`` is the hook for image observations.
+    opportunistic
+        When a site is operable but none of its known requests is feasible, add the
+        observation generator's fill-ins (short exposures of bright targets) for
+        that site, available from its next decision.
     """
 
     def __init__(
@@ -107,8 +111,10 @@ class NetworkCore:
         nights: int | None = None,
         scheduler: Any = None,
         observation_mode: str = "fast",
+        opportunistic: bool = True,
     ) -> None:
         self.scenario = resolve_scenario(scenario)
+        self.opportunistic = opportunistic
         for r in roles:
             if r not in ROLES:
                 raise UnknownNameError("role", r, ROLES)
@@ -147,6 +153,7 @@ class NetworkCore:
         self._alert_t: dict[str, float] = {}
         self._fc_cache: dict[str, tuple[int, tuple[tuple[float, bool], ...]]] = {}
         self._features.reset()
+        self._fill_t: dict[str, float] = {}
         self._nights = {s: net.sites[s].nights() for s in self.site_names}
         self._night_starts = {s: [n[0] for n in v] for s, v in self._nights.items()}
         self.stats: dict[str, float] = defaultdict(float)
@@ -215,8 +222,11 @@ class NetworkCore:
             fc = self._forecast(p.site, p.t_s)
             obs, mask, shown = self._features.build(p, fc, self._night_left(p.site, p.t_s), self._alerts_known(p.site, p.t_s))
             item.obs, item.mask, item.shown = obs, mask, shown
-            item.info = {"t_s": p.t_s, "telescope": p.telescope, "n_feasible": int(np.count_nonzero(p.feasible)),
+            n_feasible = int(np.count_nonzero(p.feasible))
+            item.info = {"t_s": p.t_s, "telescope": p.telescope, "n_feasible": n_feasible,
                          "shown": [p.candidates[j].id for j in shown]}
+            if n_feasible == 0 and self.opportunistic:
+                self._add_fill_ins(p)
         elif item.role == "quality":
             f: FrameRecord = item.payload
             item.obs = O.quality_observation(f, self._dark_sky(f))
@@ -227,6 +237,18 @@ class NetworkCore:
             item.obs = O.detector_observation(c)
             item.mask = np.ones(2, dtype=np.int8)
             item.info = {"t_s": item.t_s, "candidate_id": c.candidate_id, "truth_real": c.real, "truth_kind": c.kind}
+
+    def _add_fill_ins(self, p: DecisionPoint) -> None:
+        w = p.conditions.weather
+        if not w.safe or self._night_left(p.site, p.t_s) <= 0.0 or p.t_s < self._fill_t.get(p.site, -np.inf):
+            return
+        n = len(p.priority)
+        reqs = fill_ins(p.candidates[:n], p.alt_deg, p.state.horizon_alt_deg, w.transparency, p.t_s)
+        reqs = [r for r in reqs if r.id not in self.net.pool.index]  # type: ignore[union-attr]
+        if reqs:
+            self.net.pool.add(reqs, {p.site: p.t_s})  # type: ignore[union-attr]
+            self.stats["fill_ins"] += len(reqs)
+        self._fill_t[p.site] = p.t_s + 3600.0  # at most one batch per site and hour
 
     def _forecast(self, site: str, t: float) -> tuple[tuple[float, bool], ...]:
         """Cloud and safety forecast at each lead, refreshed once per weather sample (10 min) per site."""

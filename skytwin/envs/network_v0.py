@@ -115,7 +115,9 @@ class raw_env(AECEnv):
 
     ``scenario`` (a :class:`Scenario` or a bundled name, default
     ``"one_site_night"``), ``roles`` (default all three), ``k`` (candidates,
-    default 16), ``nights``, ``render_mode`` (``None`` or ``"ansi"``).
+    default 16), ``nights``, ``render_mode`` (``None`` or ``"ansi"``),
+    ``observation_mode`` (``"fast"``; ``"pixels"`` is the planned hook for
+    downsampled images to the quality role, and raises ``NotImplementedError``).
 
     ## Version History
 
@@ -131,9 +133,10 @@ class raw_env(AECEnv):
         k: int = DEFAULT_K,
         nights: int | None = None,
         render_mode: str | None = None,
+        observation_mode: str = "fast",
     ) -> None:
         super().__init__()
-        self.core = NetworkCore(scenario, tuple(roles), k=k, nights=nights)
+        self.core = NetworkCore(scenario, tuple(roles), k=k, nights=nights, observation_mode=observation_mode)
         self.k = self.core.k
         self.possible_agents = list(self.core.agents)
         self.render_mode = render_mode
@@ -234,8 +237,9 @@ class parallel_env(ParallelEnv):
         k: int = DEFAULT_K,
         nights: int | None = None,
         render_mode: str | None = None,
+        observation_mode: str = "fast",
     ) -> None:
-        self.core = NetworkCore(scenario, tuple(roles), k=k, nights=nights)
+        self.core = NetworkCore(scenario, tuple(roles), k=k, nights=nights, observation_mode=observation_mode)
         self.k = self.core.k
         self.possible_agents = list(self.core.agents)
         self.agents: list[str] = []

@@ -111,7 +111,7 @@ class AstroplanScheduler:
 
     name = "astroplan"
 
-    def __init__(self, max_requests: int = 120, time_resolution_s: float = 120.0) -> None:
+    def __init__(self, max_requests: int = 60, time_resolution_s: float = 120.0) -> None:
         self.max_requests = max_requests
         self.time_resolution_s = time_resolution_s
         self.sites: Mapping[str, Site] = {}
