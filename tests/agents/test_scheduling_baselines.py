@@ -52,3 +52,14 @@ def test_ranking_six_site_week(six_sites):
     random_, greedy, ip = (_science(six_sites, a, seeds, nights=1) for a in ("random", "greedy", "ip"))
     assert greedy > random_
     assert ip > greedy
+
+
+def test_ip_runs_as_the_builtin_scheduler_of_an_env_with_growing_requests(one_site):
+    from skytwin.agents.scheduling.planner_ip import IPScheduler
+    from skytwin.envs.core import NetworkCore
+
+    core = NetworkCore(one_site, ("detector",), scheduler=IPScheduler())
+    core.reset(3)
+    while (item := core.next_item()) is not None:
+        core.act(item, 1)  # call everything real: follow-ups grow the request list mid-decision
+    assert core.stats["followups"] > 0 and core.stats["scheduler_decisions"] > 100

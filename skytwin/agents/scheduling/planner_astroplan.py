@@ -138,7 +138,7 @@ class AstroplanScheduler:
         key = (point.site, night[0])
         if key not in self._plans:
             filters = {f for t in point.state.telescopes for f in t.filters}
-            reqs = point.candidates
+            reqs = point.candidates[: len(point.priority)]
             ok = [j for j, r in enumerate(reqs)
                   if (r.site is None or r.site == point.site) and r.filter in filters
                   and r.visits - self._done.get(r.id, 0) > 0 and r.window_end_s > point.t_s]

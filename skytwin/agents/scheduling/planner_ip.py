@@ -234,6 +234,7 @@ class IPScheduler:
         self._seen: dict[str, tuple[bool, tuple[str, ...]]] = {}
         self._done: dict[str, int] = {}
         self._last_cal: dict[tuple[str, str], float] = {}
+        self._too = np.zeros(0, dtype=bool)
         self.replans = 0
 
     # ------------------------------------------------------------------ planning
@@ -242,12 +243,12 @@ class IPScheduler:
         now = (point.conditions.weather.safe, faults)
         changed = self._seen.get(point.site, now) != now
         self._seen[point.site] = now
-        return changed or len(point.candidates) != self._n_requests or point.t_s >= self._plan_t + self.replan_every_s
+        return changed or len(point.priority) != self._n_requests or point.t_s >= self._plan_t + self.replan_every_s
 
     def _replan(self, point: DecisionPoint) -> None:
         t = point.t_s
-        reqs = point.candidates
-        n = len(reqs)
+        n = len(point.priority)  # the arrays are the pool at the decision; the list may have grown since
+        reqs = point.candidates[:n]
         visits_left = np.array([max(0, r.visits - self._done.get(r.id, 0)) for r in reqs])
         ends = np.array([r.window_end_s for r in reqs])
         open_ = (visits_left > 0) & (ends > t)
@@ -285,7 +286,7 @@ class IPScheduler:
             return Wait(IDLE_WAIT_S)
         site = self.sites.get(point.site)
         # targets of opportunity pre-empt the plan
-        too = np.flatnonzero(feas & np.array([r.kind == RequestKind.TOO for r in point.candidates]))
+        too = np.flatnonzero(feas & self._is_too(point))
         if len(too):
             j = int(too[np.lexsort((too, -point.priority[too] * np.sin(point.alt_deg[too] * _D2R)))][0])
             return self._observe(point, j)
@@ -302,6 +303,14 @@ class IPScheduler:
         idx = np.flatnonzero(feas)
         j = slew_aware_choice(site, point, idx) if site is not None else int(idx[np.argmax(point.priority[idx] * np.sin(point.alt_deg[idx] * _D2R))])
         return self._observe(point, j)
+
+    def _is_too(self, point: DecisionPoint) -> np.ndarray:
+        n = len(point.priority)
+        if len(self._too) != n:
+            old = len(self._too) if len(self._too) < n else 0
+            add = np.array([r.kind == RequestKind.TOO for r in point.candidates[old:n]], dtype=bool)
+            self._too = np.concatenate([self._too[:old], add])
+        return self._too
 
     def _pool_index(self, point: DecisionPoint, rid: str) -> int | None:
         if getattr(self, "_index_n", -1) != len(point.candidates):
