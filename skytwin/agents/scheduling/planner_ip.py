@@ -38,7 +38,7 @@ from scipy import sparse
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 from skytwin.agents.scheduling.baselines import IDLE_WAIT_S
-from skytwin.agents.scheduling.generator import calibration_due
+from skytwin.agents.scheduling.generator import calibration_due, survey_order
 from skytwin.site.interface import DecisionPoint, Site
 from skytwin.site.types import Decision, ObservationRequest, Observe, RequestKind, Wait
 
@@ -253,9 +253,11 @@ class IPScheduler:
         ends = np.array([r.window_end_s for r in reqs])
         open_ = (visits_left > 0) & (ends > t)
         idx = np.flatnonzero(open_)
-        # rank: priority, then fewest visits done (coverage), then pool order; cap at max_requests
+        # rank: priority, then the generator's survey order (coverage, then expected yield); cap at max_requests
         done = np.array([self._done.get(reqs[j].id, 0) for j in idx])
-        order = np.lexsort((idx, done, -point.priority[idx]))
+        pos = np.empty(len(idx), dtype=np.int64)
+        pos[survey_order(done, point.priority[idx], point.alt_deg[idx], point.conditions.weather.transparency)] = np.arange(len(idx))
+        order = np.lexsort((pos, -point.priority[idx]))
         chosen = idx[order][: self.max_requests]
         self._plan_t = t
         self._n_requests = n
