@@ -154,6 +154,8 @@ class NetworkCore:
         self._fc_cache: dict[str, tuple[int, tuple[tuple[float, bool], ...]]] = {}
         self._features.reset()
         self._fill_t: dict[str, float] = {}
+        self._inflight_t = -np.inf
+        self._inflight: set[int] = set()
         self._nights = {s: net.sites[s].nights() for s in self.site_names}
         self._night_starts = {s: [n[0] for n in v] for s, v in self._nights.items()}
         self.stats: dict[str, float] = defaultdict(float)
@@ -221,6 +223,12 @@ class NetworkCore:
             p: DecisionPoint = item.payload
             fc = self._forecast(p.site, p.t_s)
             obs, mask, shown = self._features.build(p, fc, self._night_left(p.site, p.t_s), self._alerts_known(p.site, p.t_s))
+            if self._inflight_t == p.t_s and self._inflight:
+                # another telescope took one of these at this very instant (its point was made first): not feasible any more
+                for a, j in enumerate(shown):
+                    if int(j) in self._inflight and mask[a]:
+                        mask[a] = 0
+                        obs[O.N_SITE + a * O.N_CAND + O.N_CAND - 1] = 0.0
             item.obs, item.mask, item.shown = obs, mask, shown
             n_feasible = int(np.count_nonzero(p.feasible))
             item.info = {"t_s": p.t_s, "telescope": p.telescope, "n_feasible": n_feasible,
@@ -292,7 +300,17 @@ class NetworkCore:
         assert item is self._point_item, "scheduler items are answered in order"
         self._point_item = None
         self.stats["scheduler_decisions"] += 1
+        p: DecisionPoint = item.payload
+        if self._inflight_t != p.t_s:
+            self._inflight_t, self._inflight = p.t_s, set()
+        if isinstance(decision, Observe):
+            j = self._index_of(decision.request_id)
+            if j is not None:
+                self._inflight.add(j)
         self.net.decide(item.payload, decision)  # type: ignore[union-attr]
+
+    def _index_of(self, request_id: str) -> int | None:
+        return self.net.pool.index.get(request_id)  # type: ignore[union-attr]
 
     def decision_for(self, item: Item, action: int) -> tuple[Decision, bool]:
         """The decision an action means, and whether the mask allowed it."""

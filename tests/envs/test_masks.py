@@ -92,3 +92,16 @@ def test_two_agents_same_seed_see_the_same_world(six_sites):
         assert core.stats["scheduler_decisions"] > 100
     assert worlds[0] == worlds[1]
     assert len(worlds[0][0]) > 0
+
+
+def test_two_telescopes_free_at_once_never_get_the_same_request(one_site):
+    site = one_site.sites[0]
+    t2 = site.telescopes[0].model_copy(update={"name": "t2"})
+    scenario = one_site.model_copy(update={"sites": [site.model_copy(update={"telescopes": [site.telescopes[0], t2]})]})
+    core = NetworkCore(scenario, ("scheduler",))
+    core.reset(5)
+    while (item := core.next_item()) is not None:
+        allowed = np.flatnonzero(item.mask)
+        core.act(item, int(allowed[0]))  # both telescopes would take the top candidate
+    assert core.stats["scheduler_decisions"] > 100
+    assert _observe_refusals(core) == []
