@@ -47,6 +47,24 @@ def skytwin_rate(nights: int, seed: int) -> tuple[float, int]:
     return steps / wall, steps
 
 
+def twin_rate(nights: int, seed: int) -> float:
+    """The bare twin driven by a trivial policy (first feasible request, else wait): the ceiling for the env."""
+    from skytwin.scenarios import load_scenario
+    from skytwin.site.types import Observe, Wait
+    from skytwin.twin.network import TwinNetwork
+
+    net = TwinNetwork(load_scenario("six_site_week"), seed=seed, nights=nights)
+
+    def first(point):
+        j = np.flatnonzero(point.feasible)
+        return Observe(point.candidates[int(j[0])].id) if len(j) else Wait(600.0)
+
+    net.next_decision(0.0)
+    t = time.perf_counter()
+    n = net.run(first)
+    return n / (time.perf_counter() - t)
+
+
 def rps_rate(n: int) -> float:
     try:
         import pygame  # noqa: F401
@@ -80,9 +98,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=7)
     args = ap.parse_args()
     env_rate, steps = skytwin_rate(args.nights, args.seed)
+    twin = twin_rate(args.nights, args.seed)
     rps = rps_rate(args.rps_steps)
-    print(f"skytwin six_site_week: {steps} scheduler decisions at {env_rate:.0f}/s; rps_v2: {rps:.0f} steps/s")
-    print(json.dumps({"env_steps_per_s": round(env_rate, 1), "env_steps": steps, "rps_steps_per_s": round(rps, 1),
+    print(f"skytwin six_site_week: {steps} scheduler decisions at {env_rate:.0f}/s (bare twin: {twin:.0f}/s); rps_v2: {rps:.0f} steps/s")
+    print(json.dumps({"env_steps_per_s": round(env_rate, 1), "env_steps": steps, "twin_decisions_per_s": round(twin, 1),
+                      "rps_steps_per_s": round(rps, 1),
                       "ratio": round(env_rate / rps, 3), "nights": args.nights,
                       "machine": f"{platform.machine()} python {platform.python_version()}"}))
 
