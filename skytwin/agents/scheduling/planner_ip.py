@@ -208,18 +208,22 @@ class IPScheduler:
         Requests per plan (the most valuable and hardest to place; the rest fill in).
     replan_every_s
         Re-plan at least this often (seconds), besides the events.
+    min_replan_s
+        Events (weather turning, faults, new requests) re-plan at most this often (seconds).
     """
 
     name = "ip"
 
     def __init__(self, slice_s: float = 900.0, horizon_s: float = 6 * 3600.0, max_requests: int = 200,
-                 replan_every_s: float = 2 * 3600.0, time_limit_s: float = 1.0, mip_rel_gap: float = 0.05) -> None:
+                 replan_every_s: float = 2 * 3600.0, time_limit_s: float = 1.0, mip_rel_gap: float = 0.05,
+                 min_replan_s: float = 900.0) -> None:
         self.slice_s = slice_s
         self.horizon_s = horizon_s
         self.max_requests = max_requests
         self.replan_every_s = replan_every_s
         self.time_limit_s = time_limit_s
         self.mip_rel_gap = mip_rel_gap
+        self.min_replan_s = min_replan_s
         self.sites: Mapping[str, Site] = {}
         self.reset()
 
@@ -243,7 +247,10 @@ class IPScheduler:
         now = (point.conditions.weather.safe, faults)
         changed = self._seen.get(point.site, now) != now
         self._seen[point.site] = now
-        return changed or len(point.priority) != self._n_requests or point.t_s >= self._plan_t + self.replan_every_s
+        if point.t_s >= self._plan_t + self.replan_every_s:
+            return True
+        # events re-plan at most once per slice (targets of opportunity pre-empt in between anyway)
+        return (changed or len(point.priority) != self._n_requests) and point.t_s >= self._plan_t + self.min_replan_s
 
     def _replan(self, point: DecisionPoint) -> None:
         t = point.t_s
@@ -330,7 +337,8 @@ class IPScheduler:
     def save(self, path: str | Path) -> None:
         Path(path).write_text(json.dumps({"name": self.name, "slice_s": self.slice_s, "horizon_s": self.horizon_s,
                                           "max_requests": self.max_requests, "replan_every_s": self.replan_every_s,
-                                          "time_limit_s": self.time_limit_s, "mip_rel_gap": self.mip_rel_gap}))
+                                          "time_limit_s": self.time_limit_s, "mip_rel_gap": self.mip_rel_gap,
+                                          "min_replan_s": self.min_replan_s}))
 
     @classmethod
     def load(cls, path: str | Path) -> "IPScheduler":
