@@ -131,6 +131,7 @@ class NetworkCore:
         self._site_cfg = {s.name: s for s in self.scenario.sites}
         self._latency = {s.name: s.link.latency_s for s in self.scenario.sites}
         self._filters = {s.name: sorted({f for t in s.telescopes for f in t.filters}) for s in self.scenario.sites}
+        self._blur = {(s.name, t.name): t.focus.blur_arcsec_per_um for s in self.scenario.sites for t in s.telescopes}
         self.builtin_scheduler = scheduler or GreedyScheduler()
         self.builtin_quality = ScriptedQuality()
         self.builtin_detector = ScriptedDetector()
@@ -338,11 +339,13 @@ class NetworkCore:
     def _on_frame(self, rec: FrameRecord) -> None:
         site = self.net.sites[rec.site]  # type: ignore[union-attr]
         cond = site.conditions()
+        # the label's inputs as in pixel mode: cloud transmission (not extinction or mirror dust), defocus blur
+        clouds = site.weather.sample(rec.t_start_s).transparency
+        defocus = self._blur[(rec.site, rec.telescope)] * abs(rec.focus_offset_um)
         inputs = QualityInputs(
-            fwhm_arcsec=rec.fwhm_arcsec, transparency=rec.transparency, sky_mag_arcsec2=rec.sky_mag_arcsec2,
+            fwhm_arcsec=rec.fwhm_arcsec, transparency=clouds, sky_mag_arcsec2=rec.sky_mag_arcsec2,
             dark_sky_mag_arcsec2=self._dark_sky(rec), ellipticity=rec.ellipticity, seeing_arcsec=rec.seeing_arcsec,
-            defocus_arcsec=max(0.0, rec.fwhm_arcsec**2 - rec.seeing_arcsec**2) ** 0.5 if rec.fwhm_arcsec > 1.5 * rec.seeing_arcsec else 0.0,
-            moon_illumination=cond.moon_illumination, moon_sep_deg=rec.moon_sep_deg,
+            defocus_arcsec=defocus, moon_illumination=cond.moon_illumination, moon_sep_deg=rec.moon_sep_deg,
         )
         it = self._push(rec.t_start_s + rec.exptime_s, "quality", rec.site, rec)
         it.truth = quality_label(inputs)
