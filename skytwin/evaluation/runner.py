@@ -22,10 +22,10 @@ from skytwin.evaluation.summary import summarize
 
 
 def make_scheduler(name: str, seed: int | None = None) -> Scheduler:
+    """A scheduler from the registry (``skytwin.agents.scheduling.SCHEDULERS``) by name."""
     if name not in SCHEDULERS:
         raise UnknownNameError("agent", name, SCHEDULERS)
-    cls = SCHEDULERS[name]
-    return cls(seed=seed) if name == "random" else cls()  # type: ignore[call-arg]
+    return SCHEDULERS[name](seed)
 
 
 @dataclass
@@ -65,6 +65,8 @@ def run_scenario(
     recorder = PixelRecorder(net, **pixels) if pixels is not None else None
     sched = make_scheduler(scheduler, net.seed) if isinstance(scheduler, str) else scheduler
     sched.reset(net.seed)
+    if hasattr(sched, "attach"):  # planners look ahead through the network's Site interface
+        sched.attach(net)
     t0 = time.perf_counter()
     decisions = 0
     step = 3600.0  # report progress every simulated hour

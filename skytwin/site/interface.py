@@ -65,6 +65,14 @@ class Site(Protocol):
         """The observing nights (Sun below -12 deg) as ``(start_s, end_s)``."""
         ...
 
+    def location(self) -> tuple[float, float, float]:
+        """Geodetic latitude and longitude in degrees, elevation in metres (for planners using astropy)."""
+        ...
+
+    def time_utc(self, t_s: float) -> str:
+        """Simulation (or live) seconds ``t_s`` as an ISO 8601 UTC string."""
+        ...
+
     def submit(self, telescope: str, command: Command) -> CommandOutcome:
         """Check ``command`` with the safety layer and, if allowed, start it."""
         ...

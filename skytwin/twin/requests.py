@@ -155,6 +155,10 @@ class RequestPool:
             self.ready_at[:, j] = np.maximum(self.known_at[:, j], max(self.win_start[j], self.next_ok[j]))
         self.active[j] = self.visits_left[j] > 0
 
+    def reopen(self, request_id: str) -> None:
+        """Give a request one more visit (a re-take of a frame judged not good enough)."""
+        self.visits_left[self.index[request_id]] += 1
+
     def completed(self) -> dict[str, tuple[int, int]]:
         """Per program: (requests fully done, requests)."""
         out: dict[str, list[int]] = {}

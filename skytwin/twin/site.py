@@ -43,6 +43,7 @@ from skytwin.site.types import (
     WeatherSample,
 )
 from skytwin.twin import hardware
+from skytwin.twin.astro import to_iso
 from skytwin.twin.faults import Fault
 from skytwin.twin.links import Link
 from skytwin.twin.photometry import frame_metrics, sky_brightness
@@ -175,6 +176,12 @@ class TwinSite:
 
     def altaz(self, ra_deg: np.ndarray, dec_deg: np.ndarray, t_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
         return self.sky.altaz(np.asarray(ra_deg), np.asarray(dec_deg), self.env.now if t_s is None else t_s)
+
+    def location(self) -> tuple[float, float, float]:
+        return (self.cfg.latitude_deg, self.cfg.longitude_deg, self.cfg.elevation_m)
+
+    def time_utc(self, t_s: float) -> str:
+        return to_iso(self.network.epoch, t_s)
 
     def check(self, telescope: str, command: Command) -> str:
         """Why ``command`` would be refused now (``""``: allowed)."""
