@@ -26,6 +26,7 @@ import numpy as np
 
 from skytwin.site.interface import DecisionPoint
 from skytwin.site.types import FrameRecord, RequestKind, TelescopeState
+from skytwin.twin.weather import transparency_from_cloud
 from skytwin.twin.candidates import N_FEATURES as DETECTOR_FEATURES
 from skytwin.twin.candidates import Candidate
 
@@ -43,7 +44,7 @@ CANDIDATE_FEATURES = (
     "moon_sep/180deg", "window_left/24h", "feasible",
 )
 QUALITY_FEATURES = (
-    "fwhm/5arcsec", "ellipticity", "sky_excess/3mag", "transparency", "airmass/3", "moon_sep/180deg",
+    "fwhm/5arcsec", "ellipticity", "sky_excess/3mag", "cloud_transmission", "airmass/3", "moon_sep/180deg",
     "limiting_mag/25", "log10(1+snr)/3", "cloud_cover", "focus_offset/100um", "zp_error/0.1mag", "exptime/300s",
 )
 N_SITE = len(SITE_FEATURES)
@@ -194,7 +195,9 @@ def quality_observation(frame: FrameRecord, dark_sky_mag: float) -> np.ndarray:
     """Fast-mode frame metrics, normalised (see ``QUALITY_FEATURES``)."""
     snr = frame.snr_expected if frame.snr_expected == frame.snr_expected else 0.0
     return np.array(
-        [frame.fwhm_arcsec / 5.0, frame.ellipticity, (dark_sky_mag - frame.sky_mag_arcsec2) / 3.0, frame.transparency,
+        # transmission through the clouds (extinction and mirror dust are known and calibrated away)
+        [frame.fwhm_arcsec / 5.0, frame.ellipticity, (dark_sky_mag - frame.sky_mag_arcsec2) / 3.0,
+         float(transparency_from_cloud(frame.cloud_cover)),
          frame.airmass / 3.0, frame.moon_sep_deg / 180.0, frame.limiting_mag / 25.0, math.log10(1.0 + max(0.0, snr)) / 3.0,
          frame.cloud_cover, min(abs(frame.focus_offset_um) / 100.0, 5.0), min(frame.zp_error_mag / 0.1, 5.0), frame.exptime_s / 300.0],
         dtype=np.float32,

@@ -57,7 +57,9 @@ class TwinNetwork:
         self.start_s = 0.0
         self.end_s = self.nights * DAY_S
         self.log = EventLog()
-        self._pending: deque[tuple[DecisionPoint, simpy.Event, TwinSite, TelescopeUnit]] = deque()
+        # telescopes waiting for a decision; the point is built when it is handed out
+        self._pending: deque[tuple[simpy.Event, TwinSite, TelescopeUnit]] = deque()
+        self._current: DecisionPoint | None = None
         self._alerts: list[Alert] = []
         self.frame_listeners: list[Callable[[FrameRecord], None]] = []
 
@@ -102,18 +104,27 @@ class TwinNetwork:
         until = self.end_s if until_s is None else min(until_s, self.end_s)
         env = self.env
         pending = self._pending
-        while not pending:
-            if env.peek() > until:
+        while True:
+            # Hand out a decision only when nothing else is due at this instant, so a
+            # decision just made (another telescope claiming a request) is already in
+            # effect when the next point's feasibility is computed.
+            if pending and env.peek() > env.now:
+                break
+            if not pending and env.peek() > until:
                 if env.now < until:
                     env.run(until=until)
                 return None
             env.step()
-        return pending[0][0]
+        if self._current is None:
+            _, site, u = pending[0]
+            self._current = self._build_point(site, u)
+        return self._current
 
     def decide(self, point: DecisionPoint, decision: Decision) -> None:
-        if not self._pending or self._pending[0][0] is not point:
+        if self._current is None or point is not self._current:
             raise SkytwinError("decide() must answer the decision point returned by the last next_decision()")
-        _, event, _, _ = self._pending.popleft()
+        event, _, _ = self._pending.popleft()
+        self._current = None
         event.succeed(decision)
 
     def run(self, policy: Callable[[DecisionPoint], Decision], until_s: float | None = None) -> int:
@@ -128,17 +139,19 @@ class TwinNetwork:
 
     # ================================================================ internals
     def _request_decision(self, site: TwinSite, u: TelescopeUnit) -> simpy.Event:
+        event = self.env.event()
+        self._pending.append((event, site, u))
+        return event
+
+    def _build_point(self, site: TwinSite, u: TelescopeUnit) -> DecisionPoint:
         t = self.env.now
         cond = site.conditions(t)
         alt, feasible = site.feasible(u, t, cond)
         pool = self.pool
-        point = DecisionPoint(
+        return DecisionPoint(
             t_s=t, site=site.name, telescope=u.name, conditions=cond, state=site.state(), candidates=pool.requests,
             ra_deg=pool.ra, dec_deg=pool.dec, priority=pool.priority, exptime_s=pool.visit_s, alt_deg=alt, feasible=feasible,
         )
-        event = self.env.event()
-        self._pending.append((point, event, site, u))
-        return event
 
     def _alert_process(self, alert: Alert) -> Generator[simpy.Event, Any, None]:
         env = self.env

@@ -86,6 +86,7 @@ class RequestPool:
         self.known_at = np.zeros((n_sites, 0))
         self.filter = np.zeros(0, dtype=object)
         self.max_visit_s = 0.0
+        self.version = 0  # changes whenever a request's availability does (for caches)
 
     def add(self, requests: Sequence[ObservationRequest], known_at: dict[str, float]) -> None:
         """Add requests; ``known_at[site]`` is when each site learns of them (inf: never)."""
@@ -124,6 +125,7 @@ class RequestPool:
 
     def _derive(self) -> None:
         """Columns the open-mask reads, kept up to date so a query is three comparisons."""
+        self.version += 1
         self.ready_at = np.maximum(self.known_at, np.maximum(self.win_start, self.next_ok)[None, :])
         self.latest_start = self.win_end - self.visit_s
         self.max_visit_s = float(self.visit_s.max()) if len(self.visit_s) else 0.0
@@ -144,10 +146,12 @@ class RequestPool:
         return self.requests[self.index[request_id]]
 
     def claim(self, j: int) -> None:
+        self.version += 1
         self.claimed[j] = True
         self.active[j] = False
 
     def release(self, j: int, t_s: float, visited: bool) -> None:
+        self.version += 1
         self.claimed[j] = False
         if visited:
             self.visits_left[j] -= 1
@@ -157,7 +161,10 @@ class RequestPool:
 
     def reopen(self, request_id: str) -> None:
         """Give a request one more visit (a re-take of a frame judged not good enough)."""
-        self.visits_left[self.index[request_id]] += 1
+        j = self.index[request_id]
+        self.visits_left[j] += 1
+        self.active[j] = not self.claimed[j]
+        self.version += 1
 
     def completed(self) -> dict[str, tuple[int, int]]:
         """Per program: (requests fully done, requests)."""

@@ -113,7 +113,7 @@ class TwinSite:
         self._sin_horizon = math.sin(cfg.safety.horizon_alt_deg * _D2R)
         self._k_v = cfg.climate.extinction_mag_per_airmass
         self._cond: Conditions | None = None
-        self._feasible_cache: tuple[float, int, str, np.ndarray, np.ndarray] | None = None
+        self._feasible_cache: tuple[float, int, str, np.ndarray, np.ndarray] | None = None  # (t, pool version, telescope, ...)
 
     # ================================================================ Site interface
     def state(self) -> SiteState:
@@ -275,10 +275,10 @@ class TwinSite:
         pool = self.network.pool
         n = len(pool)
         c = self._feasible_cache
-        if c is not None and c[0] == t and c[1] == n and c[2] == u.name:
+        if c is not None and c[0] == t and c[1] == pool.version and c[2] == u.name:
             return c[3], c[4]
         alt, mask = self._feasible(u, t, cond, pool, n)
-        self._feasible_cache = (t, n, u.name, alt, mask)
+        self._feasible_cache = (t, pool.version, u.name, alt, mask)
         return alt, mask
 
     def _feasible(self, u: TelescopeUnit, t: float, cond: Conditions, pool: Any, n: int) -> tuple[np.ndarray, np.ndarray]:

@@ -176,3 +176,28 @@ def test_decide_must_answer_the_current_point(one_site: Scenario) -> None:
     with pytest.raises(SkytwinError):
         net.decide(p, Wait(60.0))  # type: ignore[arg-type]
     assert math.isfinite(net.now_s)
+
+
+def test_reopened_request_becomes_available_again() -> None:
+    net = TwinNetwork(parse_scenario(TINY))
+    point = net.next_decision()
+    net.decide(point, Observe("one-00000"))
+    point = net.next_decision()
+    assert not point.feasible.any()
+    net.pool.reopen("one-00000")
+    net.decide(point, Wait(60.0))
+    point = net.next_decision()
+    assert point.feasible.tolist() == [True]
+
+
+def test_two_free_telescopes_never_get_the_same_request() -> None:
+    """The second telescope's point is built after the first one's decision took effect."""
+    two = TINY.replace("      - name: t1\n", "      - name: t1\n        filters: [r]\n      - name: t2\n", 1)
+    scen = parse_scenario(two)
+    net = TwinNetwork(scen)
+    first = net.next_decision()
+    assert first.feasible.tolist() == [True]
+    net.decide(first, Observe("one-00000"))
+    second = net.next_decision()
+    assert second.t_s == first.t_s and second.telescope != first.telescope
+    assert second.feasible.tolist() == [False]
