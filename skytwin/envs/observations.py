@@ -112,7 +112,7 @@ class SchedulerFeatures:
         new = reqs[n0:n]
         st = np.zeros((n - n0, 5))
         st[:, 0] = point.priority[n0:n] / 10.0
-        st[:, 1] = point.exptime_s[n0:n] / 600.0
+        st[:, 1] = point.visit_s[n0:n] / 600.0
         st[:, 2] = [r.kind == RequestKind.TOO for r in new]
         st[:, 3] = [r.kind == RequestKind.MONITORING for r in new]
         st[:, 4] = [r.window_end_s for r in new]

@@ -97,7 +97,7 @@ class DecisionPoint:
     ra_deg: np.ndarray
     dec_deg: np.ndarray
     priority: np.ndarray
-    exptime_s: np.ndarray
+    visit_s: np.ndarray
     alt_deg: np.ndarray  # of each candidate now
     feasible: np.ndarray  # bool: the hard constraints (visibility, window, weather, instrument) allow it
 

@@ -150,7 +150,7 @@ class TwinNetwork:
         pool = self.pool
         return DecisionPoint(
             t_s=t, site=site.name, telescope=u.name, conditions=cond, state=site.state(), candidates=pool.requests,
-            ra_deg=pool.ra, dec_deg=pool.dec, priority=pool.priority, exptime_s=pool.visit_s, alt_deg=alt, feasible=feasible,
+            ra_deg=pool.ra, dec_deg=pool.dec, priority=pool.priority, visit_s=pool.visit_s, alt_deg=alt, feasible=feasible,
         )
 
     def _alert_process(self, alert: Alert) -> Generator[simpy.Event, Any, None]:

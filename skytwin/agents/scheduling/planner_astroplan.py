@@ -145,7 +145,7 @@ class AstroplanScheduler:
             ok.sort(key=lambda j: (-point.priority[j], self._done.get(reqs[j].id, 0), j))
             ok = ok[: self.max_requests]
             sub = [reqs[j] for j in ok]
-            self._plans[key] = plan_astroplan(site, sub, point.exptime_s[ok], point.t_s, night[1],
+            self._plans[key] = plan_astroplan(site, sub, point.visit_s[ok], point.t_s, night[1],
                                               self.time_resolution_s) if sub else []
         return self._plans[key]
 

@@ -190,7 +190,7 @@ def slew_aware_choice(site: Site, point: DecisionPoint, idx: np.ndarray) -> int:
     daz = np.abs((np.asarray(az) - float(np.asarray(az0)[0]) + 180.0) % 360.0 - 180.0)
     dalt = np.abs(np.asarray(alt) - float(np.asarray(alt0)[0]))
     slew = 5.0 + np.maximum(daz / 4.0, dalt / 4.0) if not tel.parked else np.full(len(idx), 30.0)
-    visit = point.exptime_s[idx]
+    visit = point.visit_s[idx]
     score = point.priority[idx] * np.sin(np.clip(point.alt_deg[idx], 0.0, 90.0) * _D2R) * visit / (visit + slew)
     return int(idx[int(np.argmax(score))])
 
@@ -273,7 +273,7 @@ class IPScheduler:
             self._plan = {}
             return
         sub = [reqs[j] for j in chosen]
-        res = plan_ip(self.sites, sub, point.exptime_s[chosen], visits_left[chosen], t, t + self.horizon_s,
+        res = plan_ip(self.sites, sub, point.visit_s[chosen], visits_left[chosen], t, t + self.horizon_s,
                       slice_s=self.slice_s, time_limit_s=self.time_limit_s, mip_rel_gap=self.mip_rel_gap, now_s=t)
         plan: dict[tuple[str, str], list[PlanEntry]] = {}
         for e in res.entries:
