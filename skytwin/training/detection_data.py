@@ -69,10 +69,25 @@ def _field(seed: int, index: int, site_names: Sequence[str]) -> dict[str, Any]:
 
 
 def field_candidates(args: tuple[int, int, tuple[str, ...]]) -> dict[str, NDArray]:
-    """All candidates of one field's science epochs (a picklable worker function)."""
-    seed, index, site_names = args
+    """All candidates of one field's science epochs (a picklable worker function).
+
+    On the renderer's edge-stamp ValueError (see
+    :func:`skytwin.training.datasets.render_safe`) the field moves 0.1 deg.
+    """
+    for k in range(4):
+        try:
+            return _field_candidates(*args, ra_shift=0.1 * k)
+        except ValueError:
+            if k == 3:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _field_candidates(seed: int, index: int, site_names: tuple[str, ...], ra_shift: float
+                      ) -> dict[str, NDArray]:
     f = _field(seed, index, site_names)
     rng, base, exptime = f["rng"], f["base"], f["exptime"]
+    base["ra_deg"] = (base["ra_deg"] + ra_shift) % 360.0
     fid = f"d{seed}-{index}"
     refs = [render_frame(RenderRequest(**base, exptime_s=exptime,
                                        seeing_arcsec=float(rng.uniform(0.6, 1.3)),
