@@ -23,6 +23,7 @@ from numpy.typing import NDArray
 
 from skytwin.agents.anomaly.model import WEIGHTS, AnomalyModel, FrameAutoencoder
 from skytwin.agents.preprocess import quality_input
+from skytwin.training.cards import write_card
 from skytwin.training.common import (RUNS, Timer, cached, machine, plot_curves, progress_bar,
                                      seed_everything, weights_dir, write_json)
 from skytwin.training.datasets import _map, make_quality_dataset, quality_request
@@ -141,6 +142,8 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, n_test: int = 350
     write_json(hist, out / "history.json")
     if ship:
         wd = weights_dir()
+        wd.mkdir(exist_ok=True)
         for f_ in (WEIGHTS, "anomaly_curve.png"):
             (wd / f_).write_bytes((out / f_).read_bytes())
+        write_card("anomaly_ae", metrics, wd / WEIGHTS)
     return metrics

@@ -31,6 +31,7 @@ from skytwin.agents.calibration import (expected_calibration_error, fit_temperat
                                         reliability_diagram, softmax)
 from skytwin.agents.quality.baseline import QualityBaseline, design_matrix
 from skytwin.agents.quality.model import WEIGHTS, QualityModel, QualityNet
+from skytwin.training.cards import write_card
 from skytwin.training.common import (RUNS, Timer, cached, machine, plot_curves, progress_bar,
                                      seed_everything, weights_dir, write_json)
 from skytwin.training.datasets import make_quality_dataset
@@ -160,6 +161,8 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, out: Path | None 
                                "heldout_sites": evaluate(ho)}
     # baseline on the measured frames
     measured = np.isfinite(d["baseline"]).any(axis=1)
+    if not (tr & measured).any():
+        measured = measured | True  # no measured frame: fit on NaN-filled features
     base = fit_baseline(d["baseline"][tr & measured], d["label"][tr & measured], seed)
     for name, m in (("test", te), ("heldout_sites", ho)):
         mm = m & measured
@@ -184,4 +187,5 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, out: Path | None 
         for f in (WEIGHTS, "quality_baseline.npz", "quality_curve.png",
                   "quality_reliability.png"):
             (wd / f).write_bytes((out / f).read_bytes())
+        write_card("quality_cnn", metrics, wd / WEIGHTS)
     return metrics
