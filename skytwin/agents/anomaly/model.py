@@ -7,7 +7,7 @@ threshold stored with the weights (the 99th percentile of the error on
 normal validation frames, i.e. 1% false alarms by construction).
 
 Architecture: encoder 2 -> 16 -> 32 -> 64 channels (stride-2 3x3
-convolutions, 64 -> 8 pixels), a 32-number bottleneck that also encodes the
+convolutions, 64 -> 8 pixels), a 32-number bottleneck (332k parameters in all) that also encodes the
 scalars, decoder mirrored with transposed convolutions. The score is the
 mean of the squared error over the 8 x 8 blocks of the image, taking the
 worst block (failures are often local: stripes, dead columns, a leak), plus

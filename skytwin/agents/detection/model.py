@@ -6,7 +6,7 @@ being a real astrophysical source.
 
 The network follows ZTF's braai (Duev et al. 2019) in spirit, smaller: two
 blocks of two 3x3 convolutions (3 -> 16 -> 32 channels) with max pooling,
-a third block of 64 channels, global average + max pooling, a 64-unit
+a third block of 64 channels (80k parameters), global average + max pooling, a 64-unit
 dense layer with dropout, one logit. Inputs are centre-cropped or zero-padded
 to 31 x 31, so any cutout from 21 x 21 up is accepted; NaN (edge cutouts)
 reads as zero.

@@ -3,7 +3,8 @@
 Units: inputs are the dimensionless channels and scalars of
 :func:`skytwin.agents.preprocess.quality_input`; outputs are probabilities.
 
-Architecture (about 80k parameters): four stride-2 3x3 convolutions with
+Architecture (about 133k parameters): four stride-2 3x3 convolutions (each
+followed by a stride-1 3x3 convolution) with
 batch norm and ReLU (2 -> 16 -> 32 -> 48 -> 64 channels, 64 -> 4 pixels),
 global average and max pooling, concatenated with a small MLP of the
 scalars, then two heads: 3 class logits and 8 reason logits (independent
