@@ -33,6 +33,7 @@ from numpy.typing import NDArray
 
 from skytwin.agents.preprocess import quality_input
 from skytwin.agents.quality.labels import LABELS, REASONS
+from skytwin.errors import SkytwinError
 from skytwin.training.sites import HELDOUT_SITES, SITES, SiteProfile
 from skytwin.twin.frames import RenderRequest, render_frame, zeropoint_e_per_s
 
@@ -162,7 +163,10 @@ def render_safe(req: RenderRequest, tries: int = 4):  # type: ignore[no-untyped-
     """
     for k in range(tries):
         try:
-            return render_frame(req)
+            frame = render_frame(req)
+            if not np.isfinite(frame.image).any():
+                raise ValueError("renderer returned an all-NaN image")
+            return frame
         except ValueError:
             if k == tries - 1:
                 raise
@@ -170,7 +174,7 @@ def render_safe(req: RenderRequest, tries: int = 4):  # type: ignore[no-untyped-
     raise AssertionError("unreachable")
 
 
-def make_quality_sample(args: tuple[int, int, tuple[str, ...], int]) -> QualitySample:
+def make_quality_sample(args: tuple[int, int, tuple[str, ...], int]) -> QualitySample | None:
     """Render, label and preprocess frame ``index`` (a picklable worker function).
 
     The classical features are measured on every ``measure_every``-th training
@@ -180,8 +184,11 @@ def make_quality_sample(args: tuple[int, int, tuple[str, ...], int]) -> QualityS
     seed, index, site_names, measure_every = args
     sites = [s for s in SITES if s.name in site_names]
     req = quality_request(seed, index, sites)
-    frame = render_safe(req)
-    x, s = quality_input(frame.image, frame.header, _moon(req))
+    try:
+        frame = render_safe(req)
+        x, s = quality_input(frame.image, frame.header, _moon(req))
+    except (SkytwinError, ValueError):
+        return None  # a draw the renderer cannot make (e.g. an all-NaN image): skipped
     base = np.full(len(BASELINE_FEATURES), np.nan, np.float32)
     split = split_of(seed, index, req.site)
     if measure_every and (split in ("val", "test") or (split == "train" and index %
@@ -219,7 +226,7 @@ def make_quality_dataset(n: int, seed: int, sites: Sequence[str] | None = None,
     """``n`` quality frames as arrays: x, s, label, reasons, site, split, baseline."""
     names = tuple(sites) if sites else tuple(s.name for s in SITES)
     items = [(seed, i, names, measure_every) for i in range(n)]
-    samples = _map(make_quality_sample, items, workers, progress)
+    samples = [q for q in _map(make_quality_sample, items, workers, progress) if q is not None]
     return dict(
         x=np.stack([q.x for q in samples]), s=np.stack([q.s for q in samples]),
         label=np.array([q.label for q in samples], np.int64),

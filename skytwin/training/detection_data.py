@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from skytwin.agents.detection.candidates import cutouts, detect_candidates
 from skytwin.agents.detection.subtract import stack_reference, subtract
 from skytwin.agents.preprocess import DARK_SKY_MAG
+from skytwin.errors import SkytwinError
 from skytwin.training.datasets import _map, split_of
 from skytwin.training.sites import SITES
 from skytwin.twin.frames import RenderRequest, Transient, limiting_mag, render_frame
@@ -68,19 +69,20 @@ def _field(seed: int, index: int, site_names: Sequence[str]) -> dict[str, Any]:
     ), exptime=float(rng.choice(s.exptime_s)))
 
 
-def field_candidates(args: tuple[int, int, tuple[str, ...]]) -> dict[str, NDArray]:
+def field_candidates(args: tuple[int, int, tuple[str, ...]]) -> dict[str, NDArray] | None:
     """All candidates of one field's science epochs (a picklable worker function).
 
     On the renderer's edge-stamp ValueError (see
-    :func:`skytwin.training.datasets.render_safe`) the field moves 0.1 deg.
+    :func:`skytwin.training.datasets.render_safe`), or an image the pipeline
+    cannot use (all NaN), the field moves 0.1 deg; after three tries it is
+    skipped (None).
     """
-    for k in range(4):
+    for k in range(3):
         try:
             return _field_candidates(*args, ra_shift=0.1 * k)
-        except ValueError:
-            if k == 3:
-                raise
-    raise AssertionError("unreachable")
+        except (ValueError, SkytwinError):
+            pass
+    return None  # a field the renderer cannot draw: skipped
 
 
 def _field_candidates(seed: int, index: int, site_names: tuple[str, ...], ra_shift: float
@@ -188,6 +190,6 @@ def make_detection_dataset(n_fields: int, seed: int, sites: Sequence[str] | None
                            ) -> dict[str, NDArray]:
     """Candidates of ``n_fields`` fields (two science epochs each), concatenated."""
     names = tuple(sites) if sites else tuple(s.name for s in SITES)
-    parts = _map(field_candidates, [(seed, i, names) for i in range(n_fields)], workers,
-                 progress)
+    parts = [p for p in _map(field_candidates, [(seed, i, names) for i in range(n_fields)],
+                             workers, progress) if p is not None and len(p["label"])]
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

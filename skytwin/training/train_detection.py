@@ -31,7 +31,7 @@ from skytwin.training.common import (RUNS, Timer, cached, machine, plot_curves, 
                                      seed_everything, weights_dir, write_json)
 from skytwin.training.detection_data import STORE, make_detection_dataset
 
-DEFAULT_FIELDS = 500
+DEFAULT_FIELDS = 300
 
 
 def roc_auc(score: NDArray, label: NDArray) -> float:

@@ -36,7 +36,7 @@ from skytwin.training.common import (RUNS, Timer, cached, machine, plot_curves, 
                                      seed_everything, weights_dir, write_json)
 from skytwin.training.datasets import make_quality_dataset
 
-DEFAULT_N = 3000  # frames in the training data set (all splits, all sites)
+DEFAULT_N = 2400  # frames in the training data set (all splits, all sites)
 
 
 def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
