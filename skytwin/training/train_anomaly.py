@@ -26,18 +26,25 @@ from skytwin.agents.preprocess import quality_input
 from skytwin.training.cards import write_card
 from skytwin.training.common import (RUNS, Timer, cached, machine, plot_curves, progress_bar,
                                      seed_everything, weights_dir, write_json)
-from skytwin.training.datasets import _map, make_quality_dataset, quality_request
+from skytwin.errors import SkytwinError
+from skytwin.training.datasets import _map, make_quality_dataset, quality_request, render_safe
 from skytwin.training.failures import FAILURE_MODES, apply_failure
 from skytwin.training.sites import SITES
 from skytwin.training.train_quality import DEFAULT_N
-from skytwin.twin.frames import render_frame
 
 
-def failure_pair(args: tuple[int, int]) -> tuple[NDArray, NDArray, NDArray, NDArray, int]:
-    """A fresh frame, normal and with a failure: (x, s, x_fail, s_fail, mode index)."""
+def failure_pair(args: tuple[int, int]) -> tuple[NDArray, NDArray, NDArray, NDArray, int] | None:
+    """A fresh frame, normal and with a failure: (x, s, x_fail, s_fail, mode index).
+
+    None for a draw the renderer cannot make (see
+    :func:`skytwin.training.datasets.render_safe`).
+    """
     seed, i = args
     req = quality_request(seed, i, SITES)
-    frame = render_frame(req)
+    try:
+        frame = render_safe(req)
+    except (ValueError, SkytwinError):
+        return None
     rng = np.random.default_rng([seed, i, 99])
     mode = i % len(FAILURE_MODES)
     bad = apply_failure(frame.image, FAILURE_MODES[mode], rng, req.bias_adu,
@@ -50,7 +57,8 @@ def failure_pair(args: tuple[int, int]) -> tuple[NDArray, NDArray, NDArray, NDAr
 
 def make_failure_set(n: int, seed: int, workers: int = 2, progress: Any = None
                      ) -> dict[str, NDArray]:
-    parts = _map(failure_pair, [(seed, i) for i in range(n)], workers, progress)
+    parts = [p for p in _map(failure_pair, [(seed, i) for i in range(n)], workers, progress)
+             if p is not None]
     return dict(x=np.stack([p[0] for p in parts]), s=np.stack([p[1] for p in parts]),
                 x_fail=np.stack([p[2] for p in parts]), s_fail=np.stack([p[3] for p in parts]),
                 mode=np.array([p[4] for p in parts], np.int64))
