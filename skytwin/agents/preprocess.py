@@ -25,6 +25,7 @@ all zero, never a division by zero.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -266,13 +267,15 @@ def cutout_input(triplets: Any, size: int = CUTOUT_SIZE) -> NDArray[np.float32]:
         return np.zeros((0, 3, size, size), np.float32)
     flat = arr.reshape(n, 3, -1)
     finite = np.isfinite(flat)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cutouts
         med = np.nanmedian(flat, axis=2)
         mad = 1.4826 * np.nanmedian(np.abs(flat - med[..., None]), axis=2)
     med = np.nan_to_num(med, nan=0.0)
     # the difference's noise sets its scale; its level is ~0 by construction
     sig = np.where(np.isfinite(mad) & (mad > 0), mad, np.nan)
-    with np.errstate(all="ignore"):
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
         peak = np.nanmax(np.abs(flat - med[..., None]), axis=2)
     fallback = np.where(np.isfinite(peak) & (peak > 0), peak / 100.0, 1.0)
     sig = np.where(np.isfinite(sig), sig, fallback).astype(np.float32)
