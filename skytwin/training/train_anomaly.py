@@ -138,6 +138,15 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, n_test: int = 350
             hist["val loss"].append(float(model.score_arrays(d["x"][va], d["s"][va]).mean()))
             adv(1)
     ae.eval()
+    with torch.inference_mode():
+        ind = torch.cat([ae.indicators(x[idx[i:i + 256]], s[idx[i:i + 256]])
+                         for i in range(0, len(idx), 256)])
+    med = ind.median(dim=0).values
+    mad = 1.4826 * (ind - med).abs().median(dim=0).values
+    ae.h_center.copy_(med)
+    # robust scale, floored where a feature barely varies on normal frames
+    ae.h_scale.copy_(torch.maximum(torch.maximum(mad, 0.25 * ind.std(dim=0)),
+                                   torch.full_like(mad, 1e-3)))
     ae.threshold.fill_(float(np.quantile(model.score_arrays(d["x"][va], d["s"][va]), 0.99)))
     t_train = timer.s - t_data
     metrics: dict[str, Any] = {"seed": seed, "n_train": int(tr.sum()),

@@ -6,6 +6,13 @@ dimensionless reconstruction error, and a frame is anomalous above the
 threshold stored with the weights (the 99th percentile of the error on
 normal validation frames, i.e. 1% false alarms by construction).
 
+The score is the largest robust z-score (distance from the training frames'
+median in units of their MAD-sigma) over three kinds of indicators: the
+autoencoder's reconstruction error, the nine photometric scalars, and eight
+simple detector-health indicators (:func:`health`). The autoencoder alone
+misses smooth or regular failures it reconstructs well (light leaks, pattern
+noise); the indicators catch those.
+
 Architecture: encoder 2 -> 16 -> 32 -> 64 channels (stride-2 3x3
 convolutions, 64 -> 8 pixels), a 32-number bottleneck (332k parameters in all) that also encodes the
 scalars, decoder mirrored with transposed convolutions. The score is the
@@ -29,6 +36,27 @@ from skytwin.errors import SkytwinError
 
 WEIGHTS = "anomaly_ae.pt"
 LATENT = 32
+N_HEALTH = 8
+
+
+def health(x: torch.Tensor) -> torch.Tensor:
+    """Simple detector-health indicators of normalised frames ``(N, 2, 64, 64)`` -> ``(N, 8)``.
+
+    Spread of the row and column means of the whole-frame channel (stripes,
+    dead columns), spread of its 8 x 8 block means (leaks, occlusion,
+    gradients), the smallest and the mean row-to-row and pixel-to-pixel
+    differences of the full-resolution channel (frozen readout, periodic
+    pattern noise), and the fraction of exactly repeated rows.
+    """
+    w, f = x[:, 0], x[:, 1]
+    rows, cols = w.mean(dim=2), w.mean(dim=1)
+    blocks = nn.functional.avg_pool2d(x[:, :1], 8).flatten(1)
+    drow = (f[:, 1:] - f[:, :-1]).abs().mean(dim=2)
+    dcol = (f[:, :, 1:] - f[:, :, :-1]).abs().mean(dim=1)
+    return torch.stack([
+        rows.std(dim=1), cols.std(dim=1), blocks.amax(dim=1) - blocks.amin(dim=1),
+        blocks.std(dim=1), drow.amin(dim=1), drow.mean(dim=1), dcol.mean(dim=1),
+        (drow < 1e-6).float().mean(dim=1)], dim=1)
 
 
 class FrameAutoencoder(nn.Module):
@@ -50,6 +78,9 @@ class FrameAutoencoder(nn.Module):
         self.register_buffer("s_mean", torch.zeros(n_scalars))
         self.register_buffer("s_std", torch.ones(n_scalars))
         self.register_buffer("threshold", torch.tensor(float("inf")))
+        n_h = N_HEALTH + n_scalars + 1
+        self.register_buffer("h_center", torch.zeros(n_h))
+        self.register_buffer("h_scale", torch.ones(n_h))
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Reconstructed image and (standardised) scalars."""
@@ -60,13 +91,22 @@ class FrameAutoencoder(nn.Module):
         img = self.dec(torch.relu(o[:, :64 * 8 * 8]).view(-1, 64, 8, 8))
         return img, o[:, 64 * 8 * 8:]
 
-    def error(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
-        """Anomaly score per frame (module docstring)."""
+    def recon_error(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Reconstruction part of the score (module docstring)."""
         img, sr = self(x, s)
         sn = (s - self.s_mean) / self.s_std
         e = ((img - x) ** 2).mean(dim=1, keepdim=True)
         blocks = nn.functional.avg_pool2d(e, 8).flatten(1)
         return blocks.amax(dim=1) + 0.01 * ((sr - sn) ** 2).mean(dim=1)
+
+    def indicators(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Health indicators, the scalars and the reconstruction error ``(N, N_HEALTH + S + 1)``."""
+        return torch.cat([health(x), s, self.recon_error(x, s)[:, None]], dim=1)
+
+    def error(self, x: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+        """Anomaly score per frame: the largest robust z-score of :meth:`indicators`."""
+        z = (self.indicators(x, s) - self.h_center) / self.h_scale
+        return z.abs().amax(dim=1)
 
 
 class ScoreNet(nn.Module):
