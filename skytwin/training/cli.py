@@ -3,10 +3,12 @@
     skytwin dataset quality|detection --out DIR --n N --seed S
     skytwin train quality|detection|anomaly --seed S [--n N] [--epochs E] [--no-ship]
 
-``dataset`` writes ``DIR/<kind>_seed<S>.npz`` (arrays: inputs, labels,
-site, split; see :mod:`skytwin.training.datasets` and
-:mod:`skytwin.training.detection_data`); for ``detection`` ``N`` counts
-fields (two science epochs each). ``train`` shows a progress bar, writes the
+``dataset`` writes ``DIR/quality_seed<S>_n<N>.npz`` or
+``DIR/detection_seed<S>_f<N>.npz`` (arrays: inputs, labels, site, split; see
+:mod:`skytwin.training.datasets` and :mod:`skytwin.training.detection_data`);
+for ``detection`` ``N`` counts fields (two science epochs each). With
+``--out runs/data`` these are the files ``train`` looks for first (its
+cache), so ``train`` with the same seed and size reuses them. ``train`` shows a progress bar, writes the
 weights, curve and metrics under ``runs/train_<model>_seed<S>/`` and, unless
 ``--no-ship``, copies the weights and plots into ``skytwin/agents/weights``.
 """
@@ -79,7 +81,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
         with progress_bar(n, "render fields and subtract") as adv:
             data = make_detection_dataset(n, args.seed, workers=args.workers, progress=adv)
     try:
-        path = save(data, args.out / f"{args.kind}_seed{args.seed}.npz")
+        name = f"quality_seed{args.seed}_n{n}.npz" if args.kind == "quality" else \
+            f"detection_seed{args.seed}_f{n}.npz"
+        path = save(data, args.out / name)
     except OSError as exc:
         raise SkytwinRangeError(f"--out {args.out}: cannot write ({exc})", str(args.out)) \
             from exc

@@ -45,7 +45,7 @@ def test_cli_registers_and_writes_a_dataset(tmp_path: Path) -> None:
     args = p.parse_args(["dataset", "quality", "--out", str(tmp_path), "--n", "2", "--seed",
                          "3", "--workers", "1"])
     assert args.func(args) == 0
-    d = load(tmp_path / "quality_seed3.npz")
+    d = load(tmp_path / "quality_seed3_n2.npz")
     assert len(d["label"]) == 2
     args = p.parse_args(["train", "anomaly", "--seed", "4"])
     assert args.model == "anomaly" and args.seed == 4
