@@ -1,1 +1,28 @@
-"""Detection agents."""
+"""Detection agents: PSF-matched subtraction, candidates, and the real/bogus CNN.
+
+    from skytwin.agents.detection import load_default
+    p = load_default().score(triplets)      # (N, 3, H, W) science, reference, difference
+    det = load_default().detect(science, reference)   # the whole pipeline on one frame
+"""
+
+from __future__ import annotations
+
+from skytwin.agents.detection.candidates import (Candidates, baseline_score, cutouts,
+                                                 detect_candidates)
+from skytwin.agents.detection.model import Detection, DetectionModel, load_default
+from skytwin.agents.detection.subtract import Subtraction, stack_reference, subtract
+
+_DEFAULT: DetectionModel | None = None
+
+
+def score(triplets):  # type: ignore[no-untyped-def]
+    """``load_default().score(triplets)`` with the model cached."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = load_default()
+    return _DEFAULT.score(triplets)
+
+
+__all__ = ["Candidates", "Detection", "DetectionModel", "Subtraction", "baseline_score",
+           "cutouts", "detect_candidates", "load_default", "score", "stack_reference",
+           "subtract"]

@@ -1,0 +1,150 @@
+"""The real/bogus CNN on science/reference/difference triplets, and the whole pipeline.
+
+Units: cutouts in any linear unit (each is normalised on its own by
+:func:`skytwin.agents.preprocess.cutout_input`); scores are probabilities of
+being a real astrophysical source.
+
+The network follows ZTF's braai (Duev et al. 2019) in spirit, smaller: two
+blocks of two 3x3 convolutions (3 -> 16 -> 32 channels) with max pooling,
+a third block of 64 channels (80k parameters), global average + max pooling, a 64-unit
+dense layer with dropout, one logit. Inputs are centre-cropped or zero-padded
+to 31 x 31, so any cutout from 21 x 21 up is accepted; NaN (edge cutouts)
+reads as zero.
+
+:func:`DetectionModel.detect` runs the whole pipeline on one frame:
+Alard-Lupton subtraction (:mod:`.subtract`), candidate detection
+(:mod:`.candidates`), cutouts, and the CNN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from skytwin.agents.detection.candidates import cutouts, detect_candidates
+from skytwin.agents.detection.subtract import subtract
+from skytwin.agents.preprocess import CUTOUT_SIZE, cutout_input
+from skytwin.errors import SkytwinError
+
+WEIGHTS = "detection_cnn.pt"
+
+
+def _block(a: int, b: int) -> list[nn.Module]:
+    return [nn.Conv2d(a, b, 3, padding=1), nn.ReLU(inplace=True),
+            nn.Conv2d(b, b, 3, padding=1), nn.ReLU(inplace=True)]
+
+
+class DetectionNet(nn.Module):
+    """The braai-like CNN (see the module docstring); input ``(N, 3, 31, 31)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.features = nn.Sequential(*_block(3, 16), nn.MaxPool2d(2), *_block(16, 32),
+                                      nn.MaxPool2d(2), *_block(32, 64))
+        self.head = nn.Sequential(nn.Linear(128, 64), nn.ReLU(inplace=True), nn.Dropout(0.3),
+                                  nn.Linear(64, 1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N,)``."""
+        f = self.features(x)
+        return self.head(torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3))], dim=1))[:, 0]
+
+
+class ProbabilityNet(nn.Module):
+    """The exported graph: normalised cutouts in, probabilities out."""
+
+    def __init__(self, net: DetectionNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.net(x))
+
+
+@dataclass
+class Detection:
+    """Candidates of one frame with their scores (arrays of equal length)."""
+
+    x: NDArray[np.intp]
+    y: NDArray[np.intp]
+    snr: NDArray[np.float32]
+    probability: NDArray[np.float32]
+    triplets: NDArray[np.float32]
+
+
+class DetectionModel:
+    """Real/bogus scorer (see the module docstring)."""
+
+    name = "detection_cnn"
+
+    def __init__(self, net: DetectionNet, batch_size: int = 1024) -> None:
+        self.net = net.eval()
+        self.prob = ProbabilityNet(self.net).eval()
+        self.batch_size = batch_size
+
+    def score(self, triplets: Any) -> NDArray[np.float32]:
+        """Probabilities of being real, ``(N,)``, for cutouts ``(N, 3, H, W)`` (H, W >= 21).
+
+        The channel order is science, reference, difference. NaN is allowed.
+
+        Raises
+        ------
+        skytwin.agents.preprocess.PreprocessError
+            Wrong number of dimensions or channels, or cutouts under 21 x 21.
+        """
+        x = cutout_input(triplets, CUTOUT_SIZE)
+        return self.score_normalised(x)
+
+    def score_normalised(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
+        """Probabilities of already normalised ``(N, 3, 31, 31)`` inputs."""
+        out = np.empty(len(x), np.float32)
+        with torch.inference_mode():
+            for i in range(0, len(x), self.batch_size):
+                out[i:i + self.batch_size] = self.prob(
+                    torch.as_tensor(x[i:i + self.batch_size])).numpy()
+        return out
+
+    __call__ = score
+
+    def predict(self, observation: Any, deterministic: bool = True) -> NDArray[np.float32]:
+        """Policy-protocol alias of :meth:`score`."""
+        return self.score(observation)
+
+    def detect(self, science: NDArray, reference: NDArray, nsigma: float = 5.0,
+               saturation: float = np.inf) -> Detection:
+        """Subtract, detect and score the candidates of one frame (module docstring)."""
+        sub = subtract(science, reference, saturation)
+        fwhm = max(sub.fwhm_science, sub.fwhm_reference) if np.isfinite(
+            sub.fwhm_science) and np.isfinite(sub.fwhm_reference) else 3.0
+        cands = detect_candidates(sub.difference, sub.noise, fwhm, nsigma)
+        trip = cutouts(science, reference, sub.difference, cands.x, cands.y)
+        p = self.score(trip) if len(cands) else np.zeros(0, np.float32)
+        return Detection(cands.x, cands.y, cands.snr, p, trip)
+
+    def save(self, path: str | Path, meta: dict[str, Any] | None = None) -> None:
+        torch.save({"state_dict": self.net.state_dict(), "meta": dict(meta or {})}, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> DetectionModel:
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError) as exc:
+            raise SkytwinError(f"{path}: cannot load detection weights: {exc}") from exc
+        net = DetectionNet()
+        net.load_state_dict(blob["state_dict"])
+        return cls(net)
+
+
+def load_default() -> DetectionModel:
+    """The shipped real/bogus CNN (``skytwin/agents/weights/detection_cnn.pt``)."""
+    from skytwin.agents.quality.model import weights_path
+    p = weights_path(WEIGHTS)
+    if not p.is_file():
+        raise SkytwinError(f"{p}: shipped detection weights missing; run 'skytwin train detection'")
+    return DetectionModel.load(p)

@@ -1,0 +1,286 @@
+"""Astronomical normalisation of frames and cutouts for the edge models.
+
+Units: input images in any linear unit (ADU for skytwin frames); outputs are
+dimensionless float32 arrays. Header values follow the FITS keywords of
+skytwin frames (EXPTIME s, GAIN e-/ADU, BIASLEV ADU, PIXSCALE arcsec/pixel,
+MAGZERO e-/s of a magnitude-0 star, SATURATE ADU, FILTER).
+
+The stretch (:func:`stretch`):
+
+1. non-finite pixels (NaN, inf) are replaced by the median of the finite ones
+   (for frames) or by 0 after normalising (for cutouts, so a NaN-padded edge
+   cutout reads as "no data");
+2. the background level and noise are the median and the MAD-based standard
+   deviation of a strided subsample (robust to stars and defects);
+3. the image is clipped to the [0.1, 99.95] percentiles of that subsample
+   widened by 10 noise sigmas below and unlimited above the background up to
+   ``z_max`` sigmas (saturated cores stay bright, hot pixels cannot dominate);
+4. ``asinh(z / soft) / asinh(z_max / soft)`` of the noise-normalised value
+   ``z = (x - level) / sigma``: linear near the noise, logarithmic for stars.
+
+A constant image has zero noise; it is given a unit noise so the stretch is
+all zero, never a division by zero.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from skytwin.errors import SkytwinError
+
+QUALITY_SIZE = 64  # side of each quality input channel (pixels)
+CUTOUT_SIZE = 31  # side of the detection model's cutouts (pixels)
+Z_MAX = 3000.0  # stretch ceiling, noise sigmas
+SOFT = 3.0  # asinh softening, noise sigmas
+
+# Dark-sky zenith brightness at a good site, new Moon (mag/arcsec^2), the
+# reference of the quality rule's "moonlight"/"background" criterion (values
+# of typical dark sites: Benn & Ellison 1998, Patat 2003).
+DARK_SKY_MAG: dict[str, float] = {
+    "u": 22.0, "g": 22.0, "r": 21.1, "i": 20.3, "z": 19.0,
+    "B": 22.6, "V": 21.7, "R": 20.9, "I": 19.9, "clear": 21.0,
+}
+
+# ICRS -> Galactic rotation matrix (Hipparcos definition, ESA 1997).
+_GAL = np.array([[-0.0548755604162154, -0.8734370902348850, -0.4838350155487132],
+                 [0.4941094278755837, -0.4448296299600112, 0.7469822444972189],
+                 [-0.8676661490190047, -0.1980763734312015, 0.4559837761750669]])
+
+SCALAR_NAMES = (
+    "pixel_scale_arcsec", "sky_excess_mag", "log_saturated_fraction", "moon_lit_near",
+    "log_source_flux", "log_peak_flux", "galactic_density", "log_noise_excess",
+    "finite_fraction",
+)
+"""Scalars that go beside the quality CNN's image channels (see :func:`frame_scalars`)."""
+
+
+class PreprocessError(SkytwinError):
+    """An input that cannot be normalised (wrong shape or dtype, no finite pixel)."""
+
+
+def as_image(image: Any) -> NDArray[np.float32]:
+    """A 2-D float32 copy of ``image``; raises :class:`PreprocessError` for other shapes or types."""
+    arr = np.asarray(image)
+    if arr.ndim != 2 or min(arr.shape) < 1:
+        raise PreprocessError(f"image has shape {arr.shape}; expected a 2-D (ny, nx) array")
+    if arr.dtype.kind not in "iuf":
+        raise PreprocessError(f"image has dtype {arr.dtype}; expected integer or float pixels")
+    return arr.astype(np.float32)
+
+
+def robust_stats(arr: NDArray, max_samples: int = 16384) -> tuple[float, float]:
+    """Median and MAD-based sigma of the finite pixels of a strided subsample.
+
+    Returns ``(nan, nan)`` when no pixel is finite; sigma is floored at a tiny
+    positive value so it can divide.
+    """
+    step = max(1, int(math.sqrt(arr.size / max_samples)))
+    sub = arr[::step, ::step] if arr.ndim == 2 else arr.ravel()[::step * step]
+    sub = sub[np.isfinite(sub)]
+    if sub.size == 0:
+        return math.nan, math.nan
+    med = float(np.median(sub))
+    sig = 1.4826 * float(np.median(np.abs(sub - med)))
+    if not sig > 0:
+        sig = float(np.std(sub))
+    if not sig > 0:
+        sig = 1.0  # constant image: any unit makes the stretch all zero
+    return med, sig
+
+
+def stretch(arr: NDArray, level: float, sigma: float, z_max: float = Z_MAX,
+            soft: float = SOFT) -> NDArray[np.float32]:
+    """``asinh(z / soft) / asinh(z_max / soft)`` of ``z = (arr - level) / sigma``, clipped.
+
+    NaN stays NaN (callers fill it).
+    """
+    z = (np.asarray(arr, dtype=np.float32) - np.float32(level)) / np.float32(sigma)
+    np.clip(z, -10.0, z_max, out=z)
+    return (np.arcsinh(z / np.float32(soft)) / np.float32(math.asinh(z_max / soft))
+            ).astype(np.float32)
+
+
+def fill_nonfinite(arr: NDArray[np.float32], value: float) -> tuple[NDArray[np.float32], float]:
+    """Replace NaN/inf by ``value`` (in a copy when needed); return it and the finite fraction."""
+    finite = np.isfinite(arr)
+    frac = float(finite.mean()) if arr.size else 0.0
+    if frac < 1.0:
+        arr = np.where(finite, arr, np.float32(value)).astype(np.float32)
+    return arr, frac
+
+
+def downsample(arr: NDArray[np.float32], size: int) -> NDArray[np.float32]:
+    """Block-average to ``size`` x ``size`` (edge-padded to a multiple; upsampled by repetition)."""
+    ny, nx = arr.shape
+    fy, fx = max(1, math.ceil(ny / size)), max(1, math.ceil(nx / size))
+    py, px = fy * size - ny, fx * size - nx
+    if py > 0 or px > 0:
+        arr = np.pad(arr, ((0, max(py, 0)), (0, max(px, 0))), mode="edge")
+    arr = arr[:fy * size, :fx * size]
+    return arr.reshape(size, fy, size, fx).mean(axis=(1, 3), dtype=np.float32)
+
+
+def center_crop(arr: NDArray, size: int, fill: float = 0.0) -> NDArray:
+    """The central ``size`` x ``size`` pixels of the last two axes (padded with ``fill``)."""
+    h, w = arr.shape[-2:]
+    out = np.full(arr.shape[:-2] + (size, size), fill, dtype=arr.dtype)
+    sy, sx = max(0, (h - size) // 2), max(0, (w - size) // 2)
+    dy, dx = max(0, (size - h) // 2), max(0, (size - w) // 2)
+    hh, ww = min(h, size), min(w, size)
+    out[..., dy:dy + hh, dx:dx + ww] = arr[..., sy:sy + hh, sx:sx + ww]
+    return out
+
+
+def _hval(header: Mapping[str, Any] | None, key: str, default: float) -> float:
+    if not header or key not in header:
+        return default
+    v = header[key]
+    v = v[0] if isinstance(v, tuple) else v
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return default
+    return f if math.isfinite(f) else default
+
+
+def _hstr(header: Mapping[str, Any] | None, key: str, default: str) -> str:
+    if not header or key not in header:
+        return default
+    v = header[key]
+    return str(v[0] if isinstance(v, tuple) else v)
+
+
+def galactic_density(ra_deg: float, dec_deg: float) -> float:
+    """log10 of the relative star density towards (ra, dec): ``1.06 / (sin|b| + 0.06)``."""
+    if not (math.isfinite(ra_deg) and math.isfinite(dec_deg)):
+        return 0.0
+    a, d = math.radians(ra_deg), math.radians(dec_deg)
+    v = _GAL @ np.array([math.cos(d) * math.cos(a), math.cos(d) * math.sin(a), math.sin(d)])
+    b = math.asin(max(-1.0, min(1.0, float(v[2]))))
+    return math.log10(1.06 / (abs(math.sin(b)) + 0.06))
+
+
+def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_frac: float,
+                  header: Mapping[str, Any] | None = None,
+                  moon: tuple[float, float] | None = None) -> NDArray[np.float32]:
+    """The quality model's scalar inputs (:data:`SCALAR_NAMES`), from the image and its header.
+
+    Missing header keys fall back to neutral values (a 1"/pixel, 60 s, gain 1,
+    bias 0 frame at a zero point of 1e9 e-/s), so a bare image still works.
+    ``moon`` is ``(illumination, separation_deg)`` when known.
+    """
+    scale = _hval(header, "PIXSCALE", 1.0)
+    exptime = max(_hval(header, "EXPTIME", 60.0), 1e-3)
+    gain = max(_hval(header, "GAIN", 1.0), 1e-6)
+    bias = _hval(header, "BIASLEV", 0.0)
+    zp = max(_hval(header, "MAGZERO", 1e9), 1.0)
+    sat = _hval(header, "SATURATE", float(np.nanmax(arr)) if arr.size else 65535.0)
+    band = _hstr(header, "FILTER", "clear")
+    dark = DARK_SKY_MAG.get(band, 21.0)
+    sky_e = max((level - bias) * gain, 1e-3)
+    sky_mag = -2.5 * math.log10(sky_e / exptime / scale ** 2 / zp)
+    step = max(1, int(math.sqrt(arr.size / 65536)))
+    sub = arr[::step, ::step]
+    n_sat = float((sub >= 0.98 * sat).mean()) if sat > level else 0.0
+    above = sub - level
+    src = above[above > 5.0 * sigma]
+    norm = zp * exptime / gain  # ADU of a mag-0 star
+    flux = float(src.sum()) * step * step / norm
+    peak = float(np.percentile(above, 99.9)) / norm if above.size else 0.0
+    illum, sep = moon if moon is not None else (
+        _hval(header, "MOONILL", 0.0), _hval(header, "MOONSEP", 180.0))
+    ra, dec = _hval(header, "RA", math.nan), _hval(header, "DEC", math.nan)
+    expected_noise = math.sqrt(sky_e + _hval(header, "RDNOISE", 0.0) ** 2) / gain
+    out = np.array([
+        scale,
+        dark - sky_mag,
+        math.log10(n_sat + 1e-6),
+        1.0 if (illum > 0.25 and sep < 90.0) else 0.0,
+        math.log10(max(flux, 1e-14)) / 4.0,
+        math.log10(max(peak, 1e-14)) / 4.0,
+        galactic_density(ra, dec),
+        math.log10(max(sigma / max(expected_noise, 1e-6), 1e-3)),
+        finite_frac,
+    ], dtype=np.float32)
+    return np.nan_to_num(out, nan=0.0, posinf=10.0, neginf=-10.0)
+
+
+def quality_input(image: Any, header: Mapping[str, Any] | None = None,
+                  moon: tuple[float, float] | None = None
+                  ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """The quality model's input for one frame: channels ``(2, 64, 64)`` and scalars.
+
+    Channel 0 is the whole frame block-averaged to 64 x 64, channel 1 the
+    central 64 x 64 pixels at full resolution; both stretched with the frame's
+    background and noise (see the module docstring).
+
+    Raises
+    ------
+    PreprocessError
+        Not a 2-D numeric image, or no finite pixel.
+    """
+    arr = as_image(image)
+    level, sigma = robust_stats(arr)
+    if not math.isfinite(level):
+        raise PreprocessError("image holds no finite pixel (all NaN or inf)")
+    arr, frac = fill_nonfinite(arr, level)
+    small = downsample(arr, QUALITY_SIZE)
+    # the block average lowers the noise by the block size
+    f = max(1.0, arr.shape[0] / QUALITY_SIZE) * max(1.0, arr.shape[1] / QUALITY_SIZE)
+    ch0 = stretch(small, level, sigma / math.sqrt(f))
+    ch1 = stretch(center_crop(arr, QUALITY_SIZE, fill=level), level, sigma)
+    scalars = frame_scalars(arr, level, sigma, frac, header, moon)
+    return np.stack([ch0, ch1]), scalars
+
+
+def cutout_input(triplets: Any, size: int = CUTOUT_SIZE) -> NDArray[np.float32]:
+    """Normalise science/reference/difference cutouts ``(N, 3, H, W)`` to ``(N, 3, size, size)``.
+
+    Each cutout is centre-cropped (or zero-padded) to ``size``; the science and
+    reference are stretched with their own median and noise, the difference
+    with its own noise around zero-median; NaN becomes 0 (no data).
+
+    Raises
+    ------
+    PreprocessError
+        Not a 4-D array with 3 channels, or cutouts smaller than 21 x 21.
+    """
+    arr = np.asarray(triplets)
+    if arr.ndim == 3 and arr.shape[0] == 3:
+        arr = arr[None]
+    if arr.ndim != 4 or arr.shape[1] != 3:
+        raise PreprocessError(f"triplets have shape {arr.shape}; expected (N, 3, H, W) with "
+                              "science, reference, difference")
+    if arr.dtype.kind not in "iuf":
+        raise PreprocessError(f"triplets have dtype {arr.dtype}; expected numbers")
+    if min(arr.shape[2:]) < 21:
+        raise PreprocessError(f"cutouts are {arr.shape[2]}x{arr.shape[3]}; expected at least 21x21")
+    arr = center_crop(arr.astype(np.float32), size, fill=np.nan)
+    n = arr.shape[0]
+    if n == 0:
+        return np.zeros((0, 3, size, size), np.float32)
+    flat = arr.reshape(n, 3, -1)
+    finite = np.isfinite(flat)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cutouts
+        med = np.nanmedian(flat, axis=2)
+        mad = 1.4826 * np.nanmedian(np.abs(flat - med[..., None]), axis=2)
+    med = np.nan_to_num(med, nan=0.0)
+    # the difference's noise sets its scale; its level is ~0 by construction
+    sig = np.where(np.isfinite(mad) & (mad > 0), mad, np.nan)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        peak = np.nanmax(np.abs(flat - med[..., None]), axis=2)
+    fallback = np.where(np.isfinite(peak) & (peak > 0), peak / 100.0, 1.0)
+    sig = np.where(np.isfinite(sig), sig, fallback).astype(np.float32)
+    z = (flat - med[..., None]) / sig[..., None]
+    z = np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -1000.0, 1000.0)
+    out = np.arcsinh(z / 3.0) / np.float32(math.asinh(1000.0 / 3.0))
+    out = np.where(finite, out, 0.0)
+    return out.reshape(n, 3, size, size).astype(np.float32)

@@ -1,0 +1,220 @@
+"""The quality CNN: good / medium / bad and the reasons, from a normalised frame.
+
+Units: inputs are the dimensionless channels and scalars of
+:func:`skytwin.agents.preprocess.quality_input`; outputs are probabilities.
+
+Architecture (about 133k parameters): four stride-2 3x3 convolutions (each
+followed by a stride-1 3x3 convolution) with
+batch norm and ReLU (2 -> 16 -> 32 -> 48 -> 64 channels, 64 -> 4 pixels),
+global average and max pooling, concatenated with a small MLP of the
+scalars, then two heads: 3 class logits and 8 reason logits (independent
+sigmoids, one per criterion of the labelling rule). The class logits are
+divided by a fitted temperature (:mod:`skytwin.agents.calibration`) before
+the softmax.
+
+:class:`QualityModel` wraps the network: ``predict(frames)`` takes images,
+``RenderedFrame`` objects, FITS paths, or a ``(N, ny, nx)`` stack, and
+returns labels, probabilities ``(N, 3)`` and reasons. A frame that cannot be
+read or normalised (truncated or empty FITS, all NaN, wrong shape or dtype)
+gets the label ``bad`` with the reason ``unreadable: ...`` and probabilities
+``(0, 0, 1)``, never an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import nn
+
+from skytwin.agents.preprocess import SCALAR_NAMES, quality_input
+from skytwin.agents.quality.labels import LABELS, REASONS
+from skytwin.errors import SkytwinError
+
+WEIGHTS = "quality_cnn.pt"
+REASON_THRESHOLD = 0.5  # a reason is reported when its sigmoid exceeds this
+
+
+class QualityNet(nn.Module):
+    """The CNN (see the module docstring)."""
+
+    def __init__(self, n_scalars: int = len(SCALAR_NAMES), width: int = 16) -> None:
+        super().__init__()
+        chans = [2, width, 2 * width, 3 * width, 4 * width]
+        layers: list[nn.Module] = []
+        for a, b in zip(chans[:-1], chans[1:]):
+            layers += [nn.Conv2d(a, b, 3, stride=2, padding=1, bias=False), nn.BatchNorm2d(b),
+                       nn.ReLU(inplace=True), nn.Conv2d(b, b, 3, padding=1, bias=False),
+                       nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
+        self.features = nn.Sequential(*layers)
+        self.scalars = nn.Sequential(nn.Linear(n_scalars, 32), nn.ReLU(inplace=True))
+        self.trunk = nn.Sequential(nn.Linear(2 * chans[-1] + 32, 96), nn.ReLU(inplace=True))
+        self.cls = nn.Linear(96, len(LABELS))
+        self.reason = nn.Linear(96, len(REASONS))
+        self.register_buffer("s_mean", torch.zeros(n_scalars))
+        self.register_buffer("s_std", torch.ones(n_scalars))
+        self.register_buffer("temperature", torch.ones(()))
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Raw (untempered) class logits ``(N, 3)`` and reason logits ``(N, 8)``."""
+        f = self.features(x)
+        f = torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3)),
+                       self.scalars((s - self.s_mean) / self.s_std)], dim=1)
+        h = self.trunk(f)
+        return self.cls(h), self.reason(h)
+
+
+class CalibratedQualityNet(nn.Module):
+    """The exported graph: tempered class probabilities and reason probabilities."""
+
+    def __init__(self, net: QualityNet) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        logits, reasons = self.net(x, s)
+        return torch.softmax(logits / self.net.temperature, dim=1), torch.sigmoid(reasons)
+
+
+@dataclass
+class QualityResult:
+    """What :meth:`QualityModel.predict` returns (one entry per frame)."""
+
+    labels: list[str]
+    probabilities: NDArray[np.float32]  # (N, 3) over LABELS
+    reasons: list[str]
+
+    def __iter__(self):  # labels, probabilities, reasons = model.predict(...)
+        return iter((self.labels, self.probabilities, self.reasons))
+
+
+def _as_inputs(item: Any) -> tuple[NDArray, Mapping[str, Any] | None, tuple[float, float] | None]:
+    """Image, header and Moon of one input (array, RenderedFrame or FITS path)."""
+    if isinstance(item, (str, Path)):
+        from skytwin.twin.frames.fits_io import read_fits  # FITS reading lives with the frames
+        item = read_fits(item)
+    if hasattr(item, "image") and hasattr(item, "header"):
+        cond = getattr(item, "conditions", None) or {}
+        moon = (cond["moon_illumination"], cond["moon_sep_deg"]) \
+            if "moon_illumination" in cond and "moon_sep_deg" in cond else None
+        return item.image, item.header, moon
+    return item, None, None
+
+
+class QualityModel:
+    """The quality CNN with its temperature, on CPU (see the module docstring)."""
+
+    name = "quality_cnn"
+
+    def __init__(self, net: QualityNet) -> None:
+        self.net = net.eval()
+        self.calibrated = CalibratedQualityNet(self.net).eval()
+
+    # ------------------------------------------------------------ inference
+    def predict_arrays(self, x: NDArray, s: NDArray) -> tuple[NDArray, NDArray]:
+        """Class probabilities ``(N, 3)`` and reason probabilities ``(N, 8)`` of preprocessed inputs."""
+        with torch.inference_mode():
+            p, r = self.calibrated(torch.as_tensor(np.asarray(x, np.float32)),
+                                   torch.as_tensor(np.asarray(s, np.float32)))
+        return p.numpy(), r.numpy()
+
+    def predict(self, frames: Any, headers: Sequence[Mapping[str, Any] | None] | None = None,
+                deterministic: bool = True) -> QualityResult:
+        """Labels, probabilities and reasons of one frame or many.
+
+        Parameters
+        ----------
+        frames
+            One 2-D image (ADU), a ``(N, ny, nx)`` stack, a ``RenderedFrame``, a
+            FITS path, or a list of any of these.
+        headers
+            Optional FITS-like headers (keyword -> value) for bare images, used
+            for the photometric scalars (EXPTIME s, GAIN e-/ADU, PIXSCALE
+            arcsec/pixel, MAGZERO e-/s, ...).
+        deterministic
+            Ignored (the model is deterministic); there for the Policy protocol.
+        """
+        if isinstance(frames, np.ndarray) and frames.ndim == 2:
+            items: list[Any] = [frames]
+        elif isinstance(frames, np.ndarray) and frames.ndim == 3:
+            items = list(frames)
+        elif isinstance(frames, (list, tuple)):
+            items = list(frames)
+        else:
+            items = [frames]
+        xs, ss, bad = [], [], {}
+        for i, item in enumerate(items):
+            try:
+                img, hdr, moon = _as_inputs(item)
+                if headers is not None and hdr is None:
+                    hdr = headers[i]
+                x, s = quality_input(img, hdr, moon)
+                xs.append(x)
+                ss.append(s)
+            except SkytwinError as exc:  # FrameError, PreprocessError
+                bad[i] = f"unreadable: {exc}"
+        probs = np.zeros((len(items), len(LABELS)), np.float32)
+        rprobs = np.zeros((len(items), len(REASONS)), np.float32)
+        good_idx = [i for i in range(len(items)) if i not in bad]
+        if good_idx:
+            p, r = self.predict_arrays(np.stack(xs), np.stack(ss))
+            probs[good_idx], rprobs[good_idx] = p, r
+        labels, reasons = [], []
+        for i in range(len(items)):
+            if i in bad:
+                probs[i] = (0.0, 0.0, 1.0)
+                labels.append("bad")
+                reasons.append(bad[i])
+                continue
+            k = int(np.argmax(probs[i]))
+            labels.append(LABELS[k])
+            reasons.append(_reason(rprobs[i]) if k > 0 else "")
+        return QualityResult(labels, probs, reasons)
+
+    __call__ = predict
+
+    # ------------------------------------------------------------ persistence
+    def save(self, path: str | Path, meta: Mapping[str, Any] | None = None) -> None:
+        """Save the weights (state dict, temperature included) and metadata."""
+        torch.save({"state_dict": self.net.state_dict(), "meta": dict(meta or {})}, path)
+
+    @classmethod
+    def load(cls, path: str | Path) -> QualityModel:
+        try:
+            blob = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError) as exc:
+            raise SkytwinError(f"{path}: cannot load quality weights: {exc}") from exc
+        net = QualityNet()
+        net.load_state_dict(blob["state_dict"])
+        return cls(net)
+
+    @property
+    def temperature(self) -> float:
+        return float(self.net.temperature)
+
+
+def _reason(r: NDArray) -> str:
+    on = [REASONS[j] for j in np.flatnonzero(r > REASON_THRESHOLD)]
+    if not on:
+        on = [REASONS[int(np.argmax(r))]]
+    return "+".join(on)
+
+
+def weights_path(name: str) -> Path:
+    """Path of a shipped weights file in ``skytwin/agents/weights``."""
+    return Path(str(resources.files("skytwin.agents").joinpath("weights", name)))
+
+
+def load_default() -> QualityModel:
+    """The shipped quality CNN (``skytwin/agents/weights/quality_cnn.pt``)."""
+    p = weights_path(WEIGHTS)
+    if not p.is_file():
+        raise SkytwinError(f"{p}: shipped quality weights missing; run 'skytwin train quality'")
+    return QualityModel.load(p)
+

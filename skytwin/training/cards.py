@@ -1,0 +1,90 @@
+"""Model cards: one Markdown file per shipped model, written from its training metrics.
+
+Each card says what the model is, what data it saw (and with which seed),
+how it was trained (command, time, machine), and the measured figures, with
+the training plots beside it. Benchmark figures on fresh data are added by
+hand from ``benchmarks/agents.py`` (the card says which command made them).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from skytwin.training.sites import HELDOUT_SITES, TRAIN_SITES
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4f}"
+    return str(v)
+
+
+def _table(d: dict[str, Any]) -> str:
+    rows = [f"| {k} | {_fmt(v)} |" for k, v in d.items() if not isinstance(v, dict)]
+    return "| metric | value |\n| --- | --- |\n" + "\n".join(rows)
+
+
+def _size(path: Path) -> str:
+    return f"{path.stat().st_size / 1e6:.2f} MB" if path.is_file() else "missing"
+
+
+def write_card(model: str, metrics: dict[str, Any], weights: Path, extra: str = "") -> Path:
+    """Write ``<weights dir>/<model>.md`` from the training metrics."""
+    seed = metrics.get("seed", 0)
+    t = metrics.get("time_s", {})
+    blocks = [f"# Model card: {model}\n",
+              f"Weights: `{weights.name}` ({_size(weights)}), loaded by "
+              f"`skytwin.agents.{_PKG[model]}.load_default()`.\n",
+              "## Training\n",
+              f"Command: `skytwin train {_CMD[model]} --seed {seed}` (from the repository "
+              "root; data cached under `runs/data`).\n",
+              f"Seed: {seed}. Training sites: {', '.join(TRAIN_SITES)}; held out of all "
+              f"training: {', '.join(HELDOUT_SITES)}.\n",
+              f"Time: data {t.get('data', float('nan')):.0f} s, training "
+              f"{t.get('train', float('nan')):.0f} s, total {t.get('total', float('nan')):.0f} s "
+              f"on {metrics.get('machine', '?')} (2 cores shared with other jobs; no GPU).\n",
+              _DATA[model] + "\n",
+              "## Metrics at training time\n"]
+    for name, sub in metrics.items():
+        if isinstance(sub, dict) and name != "time_s":
+            blocks.append(f"### {name}\n\n{_table(sub)}\n")
+    blocks.append(_table({k: v for k, v in metrics.items()
+                          if not isinstance(v, dict) and k not in ("machine",)}) + "\n")
+    blocks.append(extra)
+    out = weights.with_suffix(".md")
+    out.write_text("\n".join(blocks))
+    return out
+
+
+_PKG = {"quality_cnn": "quality", "detection_cnn": "detection", "anomaly_ae": "anomaly"}
+_CMD = {"quality_cnn": "quality", "detection_cnn": "detection", "anomaly_ae": "anomaly"}
+_DATA = {
+    "quality_cnn": (
+        "Data: 256 x 256 frames rendered by the twin (`skytwin.training.datasets`), one site "
+        "profile per frame in turn, each frame with a drawn problem (none, seeing, defocus, "
+        "tracking, clouds, Moon, background, trails, saturation, or two of them); labels are "
+        "the twin's rule on the physical truth. Split 80/10/10 by a hash of (seed, frame) "
+        "for the training sites; the held-out sites form their own split. Temperature "
+        "fitted on the validation split. Plots: `quality_curve.png` (training curve), "
+        "`quality_reliability.png` (reliability diagram, test split)."),
+    "detection_cnn": (
+        "Data: candidates of the twin's own pipeline (`skytwin.training.detection_data`): "
+        "256 x 256 fields, pixel scales 0.2-1.2\"/pixel, reference = median of three "
+        "good-seeing frames, two science epochs per field with injected supernovae, "
+        "Alard-Lupton subtraction, 5-sigma candidates labelled by the truth (real within "
+        "max(2, 0.6 FWHM) pixels of an injected transient). Bogus: cosmic rays, hot pixels, "
+        "dipoles from pointing errors, bright-star residuals, satellites, edge cutouts. "
+        "The Rubin cutouts were never used for training. Plot: `detection_curve.png`."),
+    "anomaly_ae": (
+        "Data: the quality data set's normal frames of the training sites (all weather and "
+        "quality conditions; no failure frames). Threshold: 99th percentile of the score on "
+        "the validation frames. Test: fresh frames (seed + 1000) each shown once normal and "
+        "once with a failure from `skytwin.training.failures` (never seen in training). "
+        "Plot: `anomaly_curve.png`."),
+}
+
+
+def load_metrics(path: str | Path) -> dict[str, Any]:
+    return json.loads(Path(path).read_text())

@@ -1,0 +1,191 @@
+"""Train the quality CNN and its classical baseline; calibrate; write weights, plots, metrics.
+
+Units: times seconds; accuracies fractions.
+
+``train(seed)``:
+
+1. the data set (:func:`skytwin.training.datasets.make_quality_dataset`, all
+   sites, cached under ``runs/data``); the held-out sites never enter
+   training or calibration;
+2. the CNN, Adam with cosine learning-rate decay, cross-entropy on the class
+   and binary cross-entropy on the reasons of non-good frames; random flips
+   and 90-degree rotations of both image channels (quality does not depend
+   on orientation); the epoch with the best validation accuracy is kept;
+3. temperature scaling on the validation split;
+4. the baseline: logistic regression (full-batch L-BFGS, L2 1e-3) on the
+   measured features of the training frames that were measured;
+5. metrics on the test split and the held-out sites; the curve and the
+   reliability diagram next to the weights.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from skytwin.agents.calibration import (expected_calibration_error, fit_temperature,
+                                        reliability_diagram, softmax)
+from skytwin.agents.quality.baseline import QualityBaseline, design_matrix
+from skytwin.agents.quality.model import WEIGHTS, QualityModel, QualityNet
+from skytwin.training.cards import write_card
+from skytwin.training.common import (RUNS, Timer, cached, machine, plot_curves, progress_bar,
+                                     seed_everything, weights_dir, write_json)
+from skytwin.training.datasets import make_quality_dataset
+
+DEFAULT_N = 2400  # frames in the training data set (all splits, all sites)
+
+
+def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Random flips and 90-degree rotations, one per batch (cheap, orientation-free labels)."""
+    k = int(torch.randint(0, 4, (1,), generator=g))
+    x = torch.rot90(x, k, dims=(2, 3))
+    if int(torch.randint(0, 2, (1,), generator=g)):
+        x = torch.flip(x, dims=(3,))
+    return x
+
+
+def fit_baseline(f: np.ndarray, y: np.ndarray, seed: int) -> QualityBaseline:
+    """Multinomial logistic regression on the baseline's design matrix."""
+    torch.manual_seed(seed)
+    z = design_matrix(f)
+    mean, std = z.mean(0), z.std(0) + 1e-6
+    zt = torch.as_tensor((z - mean) / std, dtype=torch.float64)
+    yt = torch.as_tensor(y)
+    w = torch.zeros(z.shape[1], 3, dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=500, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = nn.functional.cross_entropy(zt @ w + b, yt) + 1e-3 * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    return QualityBaseline(mean, std, w.detach().numpy(), b.detach().numpy())
+
+
+def logits_of(net: QualityNet, x: np.ndarray, s: np.ndarray, bs: int = 512
+              ) -> tuple[np.ndarray, np.ndarray]:
+    net.eval()
+    out, rs = [], []
+    with torch.inference_mode():
+        for i in range(0, len(x), bs):
+            lo, r = net(torch.as_tensor(x[i:i + bs]), torch.as_tensor(s[i:i + bs]))
+            out.append(lo.numpy())
+            rs.append(torch.sigmoid(r).numpy())
+    return np.concatenate(out), np.concatenate(rs)
+
+
+def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, out: Path | None = None,
+          data_path: Path | None = None, quiet: bool = False, threads: int = 2,
+          ship: bool = True) -> dict[str, Any]:
+    """Train, calibrate and evaluate; return the metrics (see the module docstring)."""
+    timer = Timer()
+    g = seed_everything(seed, threads)
+    out = out or RUNS / f"train_quality_seed{seed}"
+    out.mkdir(parents=True, exist_ok=True)
+    data_path = data_path or RUNS / "data" / f"quality_seed{seed}_n{n}.npz"
+
+    def make() -> dict[str, np.ndarray]:
+        with progress_bar(n, "render quality frames", quiet) as adv:
+            return make_quality_dataset(n, seed, workers=threads, progress=adv)
+
+    d = cached(data_path, make)
+    t_data = timer.s
+    sp = d["split"]
+    tr, va, te, ho = (sp == "train"), (sp == "val"), (sp == "test"), (sp == "heldout")
+    x = torch.as_tensor(d["x"])
+    s = torch.as_tensor(d["s"])
+    y = torch.as_tensor(d["label"])
+    r = torch.as_tensor(d["reasons"])
+    net = QualityNet()
+    net.s_mean.copy_(s[tr].mean(0))
+    net.s_std.copy_(s[tr].std(0) + 1e-3)
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    idx_tr = torch.as_tensor(np.flatnonzero(tr))
+    bs = 64
+    steps = epochs * ((len(idx_tr) + bs - 1) // bs)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=steps)
+    hist: dict[str, list[float]] = {"train loss": [], "val loss": [], "val accuracy": []}
+    best = (-1.0, None)
+    ce = nn.CrossEntropyLoss()
+    with progress_bar(epochs, "train quality CNN", quiet) as adv:
+        for _ in range(epochs):
+            net.train()
+            perm = idx_tr[torch.randperm(len(idx_tr), generator=g)]
+            tot = 0.0
+            for i in range(0, len(perm), bs):
+                b = perm[i:i + bs]
+                lo, rl = net(augment(x[b], g), s[b])
+                bad = (y[b] > 0).float()[:, None]
+                loss = ce(lo, y[b]) + (nn.functional.binary_cross_entropy_with_logits(
+                    rl, r[b], reduction="none") * bad).mean()
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                sched.step()
+                tot += loss.item() * len(b)
+            lv, _ = logits_of(net, d["x"][va], d["s"][va])
+            yv = d["label"][va]
+            hist["train loss"].append(tot / len(perm))
+            hist["val loss"].append(float(ce(torch.as_tensor(lv), torch.as_tensor(yv))))
+            acc = float((lv.argmax(1) == yv).mean())
+            hist["val accuracy"].append(acc)
+            if acc >= best[0]:
+                best = (acc, {k: v.clone() for k, v in net.state_dict().items()})
+            adv(1)
+    net.load_state_dict(best[1])
+    lv, _ = logits_of(net, d["x"][va], d["s"][va])
+    temp = fit_temperature(lv, d["label"][va])
+    net.temperature.fill_(temp)
+    t_train = timer.s - t_data
+
+    def evaluate(mask: np.ndarray) -> dict[str, float]:
+        lo, rp = logits_of(net, d["x"][mask], d["s"][mask])
+        p = softmax(lo, temp)
+        yy = d["label"][mask]
+        bad = yy == 2
+        pred_r = rp > 0.5
+        reason_ok = (pred_r == (d["reasons"][mask] > 0.5)).all(axis=1)
+        return {"n": int(mask.sum()), "accuracy": float((p.argmax(1) == yy).mean()),
+                "ece": expected_calibration_error(p, yy),
+                "reason_exact_on_bad": float(reason_ok[bad].mean()) if bad.any() else float("nan")}
+
+    metrics: dict[str, Any] = {"seed": seed, "n_frames": int(len(sp)), "temperature": temp,
+                               "best_val_accuracy": best[0], "test": evaluate(te),
+                               "heldout_sites": evaluate(ho)}
+    # baseline on the measured frames
+    measured = np.isfinite(d["baseline"]).any(axis=1)
+    if not (tr & measured).any():
+        measured = measured | True  # no measured frame: fit on NaN-filled features
+    base = fit_baseline(d["baseline"][tr & measured], d["label"][tr & measured], seed)
+    for name, m in (("test", te), ("heldout_sites", ho)):
+        mm = m & measured
+        pb = base.proba(d["baseline"][mm])
+        metrics[name]["baseline_accuracy"] = float((pb.argmax(1) == d["label"][mm]).mean())
+        metrics[name]["baseline_n"] = int(mm.sum())
+    metrics["time_s"] = {"data": t_data, "train": t_train, "total": timer.s}
+    metrics["machine"] = machine()
+    # plots and weights
+    plot_curves(hist, out / "quality_curve.png", f"quality CNN, seed {seed}")
+    lo, _ = logits_of(net, d["x"][te], d["s"][te])
+    reliability_diagram(softmax(lo, temp), d["label"][te], out / "quality_reliability.png",
+                        "quality CNN, test split,")
+    model = QualityModel(net)
+    model.save(out / WEIGHTS, meta=metrics)
+    base.save(out / "quality_baseline.npz")
+    write_json(metrics, out / "metrics.json")
+    write_json(hist, out / "history.json")
+    if ship:
+        wd = weights_dir()
+        wd.mkdir(exist_ok=True)
+        for f in (WEIGHTS, "quality_baseline.npz", "quality_curve.png",
+                  "quality_reliability.png"):
+            (wd / f).write_bytes((out / f).read_bytes())
+        write_card("quality_cnn", metrics, wd / WEIGHTS)
+    return metrics

@@ -1,0 +1,61 @@
+"""The shipped frame autoencoder: failures score above its threshold; ONNX parity."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from skytwin.agents.anomaly import load_default
+from skytwin.agents.onnx_export import export_anomaly, run_onnx
+from skytwin.agents.preprocess import quality_input
+from skytwin.training.datasets import quality_request
+from skytwin.training.failures import FAILURE_MODES, apply_failure
+from skytwin.training.sites import SITES
+from skytwin.twin.frames import render_frame
+
+
+@pytest.fixture(scope="module")
+def model():
+    return load_default()
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return [(quality_request(31337, i, SITES), render_frame(quality_request(31337, i, SITES)))
+            for i in range(8)]
+
+
+def test_failures_flagged_normals_mostly_not(model, frames) -> None:
+    rng = np.random.default_rng(0)
+    normal = model.score([f for _, f in frames])
+    broken = []
+    for k, (req, f) in enumerate(frames):
+        mode = ("no_exposure", "dead_columns", "light_leak", "readout_stripes")[k % 4]
+        broken.append(apply_failure(f.image, mode, rng, req.bias_adu,
+                                    req.read_noise_e / req.gain_e_per_adu))
+    scores = model.score([(b) for b in broken])
+    assert np.isfinite(model.threshold)
+    assert (normal <= model.threshold).mean() >= 0.75
+    # bare arrays lose the header's photometry, so compare against the frames' own scores
+    assert np.median(scores) > np.median(normal)
+
+
+def test_unreadable_frames_score_inf(model) -> None:
+    s = model.score([np.full((32, 32), np.nan)])
+    assert np.isinf(s[0]) and model.is_anomalous([np.full((32, 32), np.nan)])[0]
+
+
+def test_onnx_parity(model, frames, tmp_path: Path) -> None:
+    xs, ss = zip(*(quality_input(f.image, f.header) for _, f in frames))
+    x, s = np.stack(xs), np.stack(ss)
+    (o,) = run_onnx(export_anomaly(model, tmp_path / "a.onnx"), x=x, s=s)
+    assert np.allclose(o, model.score_arrays(x, s), rtol=1e-4, atol=1e-6)
+
+
+def test_all_failure_modes_apply() -> None:
+    img = np.random.default_rng(1).normal(1000, 10, (64, 64)).astype(np.float32)
+    for m in FAILURE_MODES:
+        out = apply_failure(img, m, np.random.default_rng(2), 1000.0, 5.0)
+        assert out.shape == img.shape and not np.array_equal(out, img), m
