@@ -1,8 +1,11 @@
 """The ``skytwin`` command.
 
-    skytwin run SCENARIO [--seed N] [--nights K] [--out DIR] [--agent NAME]
+    skytwin run SCENARIO [--seed N] [--nights K] [--out DIR] [--agent NAME] [--fidelity pixels]
+    skytwin render SCENARIO --frames N --out DIR
     skytwin validate FILE
     skytwin scenarios
+    skytwin dataset quality|detection --out DIR --n N --seed S
+    skytwin train quality|detection|anomaly --seed S
 
 Bad input (a scenario file, a flag) gets one message and exit status 2,
 never a traceback.
@@ -63,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a scenario file and say what is wrong")
     v.add_argument("scenario")
     sub.add_parser("scenarios", help="list the bundled scenarios")
+    from skytwin.training.cli import register as register_training
+
+    register_training(sub)  # dataset, train
     return p
 
 
@@ -80,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(console, args)
         if args.command == "render":
             return _cmd_render(console, args)
+        if getattr(args, "func", None) is not None:  # training subcommands
+            return int(args.func(args) or 0)
     except SkytwinError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
         return EXIT_USAGE
