@@ -73,6 +73,7 @@ class TwinNetwork:
         for cfg in scenario.sites:
             sky = SiteSky(cfg.latitude_deg, cfg.longitude_deg, cfg.elevation_m, self.epoch, self.start_s, self.end_s)
             weather = SiteWeather(self.seed, cfg.name, cfg.climate, cfg.safety, cfg.longitude_deg, _sun_alt_fn(sky))
+            weather.prepare(self.start_s, self.end_s)  # generate the span's weather now, not mid-run
             outages = [(f.start_s, f.end_s) for f in faults if f.site == cfg.name and f.type in ("network_outage", "link_outage")]
             site = TwinSite(self, cfg, sky, weather, Link(cfg.link.latency_s, outages))
             self.sites[cfg.name] = site

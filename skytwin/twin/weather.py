@@ -154,6 +154,11 @@ class SiteWeather:
         self._last: tuple[int, WeatherSample] | None = None
 
     # ----------------------------------------------------------------- blocks
+    def prepare(self, start_s: float, end_s: float) -> None:
+        """Generate every block covering ``[start_s, end_s]`` (otherwise they are made on first use)."""
+        for b in range(int(start_s // _BLOCK_S), int(end_s // _BLOCK_S) + 1):
+            self.block(b)
+
     def block(self, index: int) -> WeatherBlock:
         blk = self._blocks.get(index)
         if blk is None:
