@@ -32,7 +32,7 @@ from skytwin.agents.detection import stack_reference  # noqa: E402
 from skytwin.agents.preprocess import center_crop  # noqa: E402
 from skytwin.agents.quality import load_default as load_quality  # noqa: E402
 from skytwin.agents.quality.baseline import QualityBaseline  # noqa: E402
-from skytwin.agents.quality.model import weights_path  # noqa: E402
+from skytwin.agents.checkpoint import weights_path  # noqa: E402
 from skytwin.training.datasets import make_quality_dataset  # noqa: E402
 from skytwin.training.detection_data import make_detection_dataset  # noqa: E402
 from skytwin.training.sites import HELDOUT_SITES, TRAIN_SITES  # noqa: E402

@@ -161,10 +161,13 @@ def test_mutated_scenarios_load_or_fail_with_a_scenario_error(doc: dict) -> None
 @settings(max_examples=100, deadline=None)
 @given(st.text(max_size=200))
 def test_arbitrary_text_never_crashes_the_loader(text: str) -> None:
+    """Anything but a ScenarioError (or a valid scenario) propagates and fails the test."""
     try:
-        parse_scenario(text, "random.yaml")
-    except ScenarioError:
-        pass
+        result = parse_scenario(text, "random.yaml")
+    except ScenarioError as exc:
+        assert str(exc).startswith("invalid scenario random.yaml:")
+    else:
+        assert result.sites
 
 
 def test_scenario_reference_doc_is_current() -> None:

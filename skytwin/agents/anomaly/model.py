@@ -31,6 +31,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from skytwin.agents.checkpoint import load_state, save_state, shipped
 from skytwin.agents.preprocess import SCALAR_NAMES, quality_input
 from skytwin.errors import SkytwinError
 
@@ -173,23 +174,13 @@ class AnomalyModel:
         return self.is_anomalous(observation)
 
     def save(self, path: str | Path, meta: dict[str, Any] | None = None) -> None:
-        torch.save({"state_dict": self.ae.state_dict(), "meta": dict(meta or {})}, path)
+        save_state(self.ae, path, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> AnomalyModel:
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError) as exc:
-            raise SkytwinError(f"{path}: cannot load anomaly weights: {exc}") from exc
-        ae = FrameAutoencoder()
-        ae.load_state_dict(blob["state_dict"])
-        return cls(ae)
+        return cls(load_state(FrameAutoencoder(), path, "anomaly"))  # type: ignore[arg-type]
 
 
 def load_default() -> AnomalyModel:
     """The shipped autoencoder (``skytwin/agents/weights/anomaly_ae.pt``)."""
-    from skytwin.agents.quality.model import weights_path
-    p = weights_path(WEIGHTS)
-    if not p.is_file():
-        raise SkytwinError(f"{p}: shipped anomaly weights missing; run 'skytwin train anomaly'")
-    return AnomalyModel.load(p)
+    return AnomalyModel.load(shipped(WEIGHTS, "anomaly", "anomaly"))

@@ -27,10 +27,10 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from skytwin.agents.checkpoint import load_state, save_state, shipped
 from skytwin.agents.detection.candidates import cutouts, detect_candidates
 from skytwin.agents.detection.subtract import subtract
 from skytwin.agents.preprocess import CUTOUT_SIZE, cutout_input
-from skytwin.errors import SkytwinError
 
 WEIGHTS = "detection_cnn.pt"
 
@@ -128,23 +128,13 @@ class DetectionModel:
         return Detection(cands.x, cands.y, cands.snr, p, trip)
 
     def save(self, path: str | Path, meta: dict[str, Any] | None = None) -> None:
-        torch.save({"state_dict": self.net.state_dict(), "meta": dict(meta or {})}, path)
+        save_state(self.net, path, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> DetectionModel:
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError) as exc:
-            raise SkytwinError(f"{path}: cannot load detection weights: {exc}") from exc
-        net = DetectionNet()
-        net.load_state_dict(blob["state_dict"])
-        return cls(net)
+        return cls(load_state(DetectionNet(), path, "detection"))  # type: ignore[arg-type]
 
 
 def load_default() -> DetectionModel:
     """The shipped real/bogus CNN (``skytwin/agents/weights/detection_cnn.pt``)."""
-    from skytwin.agents.quality.model import weights_path
-    p = weights_path(WEIGHTS)
-    if not p.is_file():
-        raise SkytwinError(f"{p}: shipped detection weights missing; run 'skytwin train detection'")
-    return DetectionModel.load(p)
+    return DetectionModel.load(shipped(WEIGHTS, "detection", "detection"))

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
+from skytwin.agents.checkpoint import load_state, save_state, shipped
 from skytwin.agents.preprocess import SCALAR_NAMES, quality_input
 from skytwin.agents.quality.labels import LABELS, REASONS
 from skytwin.errors import SkytwinError
@@ -182,17 +182,11 @@ class QualityModel:
     # ------------------------------------------------------------ persistence
     def save(self, path: str | Path, meta: Mapping[str, Any] | None = None) -> None:
         """Save the weights (state dict, temperature included) and metadata."""
-        torch.save({"state_dict": self.net.state_dict(), "meta": dict(meta or {})}, path)
+        save_state(self.net, path, meta)
 
     @classmethod
     def load(cls, path: str | Path) -> QualityModel:
-        try:
-            blob = torch.load(path, map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError) as exc:
-            raise SkytwinError(f"{path}: cannot load quality weights: {exc}") from exc
-        net = QualityNet()
-        net.load_state_dict(blob["state_dict"])
-        return cls(net)
+        return cls(load_state(QualityNet(), path, "quality"))  # type: ignore[arg-type]
 
     @property
     def temperature(self) -> float:
@@ -206,15 +200,7 @@ def _reason(r: NDArray) -> str:
     return "+".join(on)
 
 
-def weights_path(name: str) -> Path:
-    """Path of a shipped weights file in ``skytwin/agents/weights``."""
-    return Path(str(resources.files("skytwin.agents").joinpath("weights", name)))
-
-
 def load_default() -> QualityModel:
     """The shipped quality CNN (``skytwin/agents/weights/quality_cnn.pt``)."""
-    p = weights_path(WEIGHTS)
-    if not p.is_file():
-        raise SkytwinError(f"{p}: shipped quality weights missing; run 'skytwin train quality'")
-    return QualityModel.load(p)
+    return QualityModel.load(shipped(WEIGHTS, "quality", "quality"))
 

@@ -221,7 +221,6 @@ def render_frame(req: RenderRequest, catalog: cat_mod.SkyCatalog | None = None) 
                                             mag_lim, rngs["catalog"])
         else:
             catalog = cat_mod.field_catalog(req, mag_lim)
-    rows: list[dict[str, Any]] = []
     kinds = np.where(catalog.kind == cat_mod.KIND_GALAXY, "galaxy", "star").tolist()
     ras, decs, mags = list(catalog.ra_deg), list(catalog.dec_deg), list(catalog.mag)
     gal_cols = {k: list(getattr(catalog, k)) for k in ("sersic_n", "r_e_arcsec", "q", "pa_deg")}
