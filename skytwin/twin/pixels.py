@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from skytwin.site.types import FrameRecord
 from skytwin.twin.astro import to_iso
+from skytwin.twin.weather import transparency_from_cloud
 from skytwin.twin.frames import MeasureError, RenderedFrame, RenderRequest, measure_frame, render_frame, write_fits
 
 if TYPE_CHECKING:
@@ -33,7 +34,7 @@ def render_request(net: "TwinNetwork", rec: FrameRecord, size: int = 1024) -> Re
     cam = tel.camera
     cond = site.conditions(rec.t_start_s)
     nx, ny = min(size, cam.nx), min(size, cam.ny)
-    return RenderRequest.from_record(
+    req = RenderRequest.from_record(
         rec,
         seed=net.seed,
         nx=nx,
@@ -53,6 +54,13 @@ def render_request(net: "TwinNetwork", rec: FrameRecord, size: int = 1024) -> Re
         instrument=cam.instrument,
         moon_illumination=cond.moon_illumination,
     )
+    # The record's transparency is clouds x extinction x mirror dust. The renderer's
+    # `transparency` is what its quality rule calls "clouds", so it gets the cloud
+    # transmission alone and the rest moves into the zero point: same electrons.
+    clouds = float(transparency_from_cloud(rec.cloud_cover))
+    if clouds > 0.0 and rec.transparency > 0.0:
+        req = req.with_(transparency=clouds, zeropoint_e_per_s=req.zeropoint_e_per_s * rec.transparency / clouds)
+    return req
 
 
 class PixelRecorder:

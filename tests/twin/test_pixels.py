@@ -77,3 +77,28 @@ def test_same_seed_same_pixels(one_site: Scenario, tmp_path: Path) -> None:
     assert len(imgs[0]) == 2
     for a, b in zip(*imgs):
         np.testing.assert_array_equal(a, b)
+
+
+def test_clouds_label_sees_cloud_transmission_not_extinction(rendered) -> None:
+    """Extinction and mirror dust go into the zero point; the renderer's transparency is the clouds'."""
+    from skytwin.site.types import FrameRecord
+    from skytwin.twin.frames import RenderRequest
+    from skytwin.twin.pixels import render_request
+    from skytwin.twin.weather import transparency_from_cloud
+
+    net, _ = rendered
+    row = net.log.rows("frame")[40]
+    fields = set(FrameRecord.__dataclass_fields__)
+    rec = FrameRecord(**{k: v for k, v in row.items() if k in fields}, t_start_s=row["t_s"])
+    req = render_request(net, rec, 256)
+    plain = RenderRequest.from_record(rec, seed=net.seed, aperture_m=0.6, throughput=0.6)
+    assert req.transparency == pytest.approx(float(transparency_from_cloud(rec.cloud_cover)))
+    assert req.transparency > rec.transparency  # extinction is not counted as cloud
+    # the electrons per second from a magnitude-0 star on the frame are unchanged
+    tel = net.scenario.sites[0].telescopes[0]
+    from skytwin.twin.frames import zeropoint_e_per_s
+
+    assert req.zeropoint_e_per_s * req.transparency == pytest.approx(
+        zeropoint_e_per_s(tel.aperture_m, rec.filter, tel.efficiency) * rec.transparency
+    )
+    assert plain.transparency == pytest.approx(rec.transparency)
