@@ -19,29 +19,15 @@ import argparse
 import json
 from pathlib import Path
 
+from skytwin.argtypes import whole_number
+
 from rich.console import Console
 
 from skytwin.errors import SkytwinRangeError
 
 
-def _count(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a number >= 1, got {v}")
-    return v
-
-
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {v}")
-    return v
+_count = whole_number(1)
+_seed = whole_number(0, "a seed")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

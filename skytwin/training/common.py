@@ -105,3 +105,19 @@ def write_json(obj: Any, path: str | Path) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(obj, indent=2, default=float) + "\n")
     return out
+
+
+def record_run(out: Path, metrics: dict[str, Any], history: Any, files: tuple[str, ...], card: str,
+               ship: bool) -> None:
+    """Write ``metrics.json`` and ``history.json`` to ``out``; with ``ship``, copy ``files``
+    (weights first) into the package's weights folder and write the model card ``card``."""
+    from skytwin.training.cards import write_card  # cards imports the site tables, not this module
+
+    write_json(metrics, out / "metrics.json")
+    write_json(history, out / "history.json")
+    if ship:
+        wd = weights_dir()
+        wd.mkdir(exist_ok=True)
+        for f in files:
+            (wd / f).write_bytes((out / f).read_bytes())
+        write_card(card, metrics, wd / files[0])

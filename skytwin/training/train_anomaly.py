@@ -23,9 +23,7 @@ from numpy.typing import NDArray
 
 from skytwin.agents.anomaly.model import WEIGHTS, AnomalyModel, FrameAutoencoder
 from skytwin.agents.preprocess import quality_input
-from skytwin.training.cards import write_card
-from skytwin.training.common import (RUNS, Timer, cached, machine, plot_curves, progress_bar,
-                                     seed_everything, weights_dir, write_json)
+from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
 from skytwin.errors import SkytwinError
 from skytwin.training.datasets import _map, make_quality_dataset, quality_request, render_safe
 from skytwin.training.failures import FAILURE_MODES, apply_failure
@@ -155,12 +153,5 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, n_test: int = 350
                                "machine": machine()}
     plot_curves(hist, out / "anomaly_curve.png", f"frame autoencoder, seed {seed}")
     model.save(out / WEIGHTS, meta=metrics)
-    write_json(metrics, out / "metrics.json")
-    write_json(hist, out / "history.json")
-    if ship:
-        wd = weights_dir()
-        wd.mkdir(exist_ok=True)
-        for f_ in (WEIGHTS, "anomaly_curve.png"):
-            (wd / f_).write_bytes((out / f_).read_bytes())
-        write_card("anomaly_ae", metrics, wd / WEIGHTS)
+    record_run(out, metrics, hist, (WEIGHTS, "anomaly_curve.png"), "anomaly_ae", ship)
     return metrics

@@ -26,9 +26,7 @@ from torch import nn
 from skytwin.agents.detection.candidates import baseline_score
 from skytwin.agents.detection.model import WEIGHTS, DetectionModel, DetectionNet
 from skytwin.agents.preprocess import CUTOUT_SIZE, center_crop, cutout_input
-from skytwin.training.cards import write_card
-from skytwin.training.common import (RUNS, Timer, cached, machine, plot_curves, progress_bar,
-                                     seed_everything, weights_dir, write_json)
+from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
 from skytwin.training.detection_data import STORE, make_detection_dataset
 
 DEFAULT_FIELDS = 300
@@ -171,12 +169,5 @@ def train(seed: int = 0, n_fields: int = DEFAULT_FIELDS, epochs: int = 20,
         "time_s": {"data": t_data, "train": t_train, "total": timer.s}, "machine": machine()}
     plot_curves(hist, out / "detection_curve.png", f"real/bogus CNN, seed {seed}")
     model.save(out / WEIGHTS, meta=metrics)
-    write_json(metrics, out / "metrics.json")
-    write_json(hist, out / "history.json")
-    if ship:
-        wd = weights_dir()
-        wd.mkdir(exist_ok=True)
-        for f in (WEIGHTS, "detection_curve.png"):
-            (wd / f).write_bytes((out / f).read_bytes())
-        write_card("detection_cnn", metrics, wd / WEIGHTS)
+    record_run(out, metrics, hist, (WEIGHTS, "detection_curve.png"), "detection_cnn", ship)
     return metrics

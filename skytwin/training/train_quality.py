@@ -31,9 +31,7 @@ from skytwin.agents.calibration import (expected_calibration_error, fit_temperat
                                         reliability_diagram, softmax)
 from skytwin.agents.quality.baseline import QualityBaseline, design_matrix
 from skytwin.agents.quality.model import WEIGHTS, QualityModel, QualityNet
-from skytwin.training.cards import write_card
-from skytwin.training.common import (RUNS, Timer, cached, machine, plot_curves, progress_bar,
-                                     seed_everything, weights_dir, write_json)
+from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
 from skytwin.training.datasets import make_quality_dataset
 
 DEFAULT_N = 2400  # frames in the training data set (all splits, all sites)
@@ -179,13 +177,6 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, out: Path | None 
     model = QualityModel(net)
     model.save(out / WEIGHTS, meta=metrics)
     base.save(out / "quality_baseline.npz")
-    write_json(metrics, out / "metrics.json")
-    write_json(hist, out / "history.json")
-    if ship:
-        wd = weights_dir()
-        wd.mkdir(exist_ok=True)
-        for f in (WEIGHTS, "quality_baseline.npz", "quality_curve.png",
-                  "quality_reliability.png"):
-            (wd / f).write_bytes((out / f).read_bytes())
-        write_card("quality_cnn", metrics, wd / WEIGHTS)
+    record_run(out, metrics, hist, (WEIGHTS, "quality_baseline.npz", "quality_curve.png",
+                                     "quality_reliability.png"), "quality_cnn", ship)
     return metrics
