@@ -8,7 +8,7 @@ The batch axis is dynamic; opset 17.
 =========  ====================================  =================================
 model      inputs                                outputs
 =========  ====================================  =================================
-quality    x (N, 2, 64, 64), s (N, 9)            probs (N, 3), reasons (N, 8)
+quality    x (N, 2, 64, 64), s (N, 18)           probs (N, 3), reasons (N, 8)
 detection  x (N, 3, 31, 31)                      prob (N,)
 anomaly    x (N, 2, 64, 64), s (N, 9)            score (N,)
 =========  ====================================  =================================
@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from skytwin.agents.preprocess import CUTOUT_SIZE, QUALITY_SIZE, SCALAR_NAMES
+from skytwin.agents.quality.inputs import QUALITY_SCALARS
 
 OPSET = 17
 
@@ -40,7 +41,7 @@ def _export(module: torch.nn.Module, args: tuple[torch.Tensor, ...], names: list
 def export_quality(model: Any, path: str | Path) -> Path:
     """Write the quality CNN (temperature and softmax included) as ONNX."""
     from skytwin.agents.quality.model import CalibratedQualityNet
-    args = (torch.zeros(2, 2, QUALITY_SIZE, QUALITY_SIZE), torch.zeros(2, len(SCALAR_NAMES)))
+    args = (torch.zeros(2, 2, QUALITY_SIZE, QUALITY_SIZE), torch.zeros(2, len(QUALITY_SCALARS)))
     return _export(CalibratedQualityNet(model.net), args, ["x", "s"], ["probs", "reasons"], path)
 
 

@@ -31,13 +31,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from skytwin.agents.preprocess import quality_input
+from skytwin.agents.quality.inputs import quality_model_input
+from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.agents.quality.labels import LABELS, REASONS
 from skytwin.errors import SkytwinError
 from skytwin.training.sites import HELDOUT_SITES, SITES, SiteProfile
 from skytwin.twin.frames import RenderRequest, render_frame, zeropoint_e_per_s
 
-FRAME_SIZE = 256  # quality frames are FRAME_SIZE x FRAME_SIZE pixels
+FRAME_SIZE = 256  # default side of a drawn frame (pixels; the anomaly data's)
+QUALITY_FRAME_SIZE = 512  # side of the quality data set's frames: enough stars for the PSF
 PROBLEMS = ("none", "none", "seeing", "defocus", "tracking", "clouds", "moon", "background",
             "trail", "saturation", "mixed")
 SPLIT_FRACTIONS = (0.8, 0.1, 0.1)  # train, val, test of the non-held-out sites
@@ -55,7 +57,7 @@ def split_of(seed: int, index: int, site_name: str) -> str:
 def _apply(problem: str, rng: np.random.Generator, p: dict[str, Any], s: SiteProfile,
            dark: float) -> None:
     """Change the request fields ``p`` to give the frame ``problem``."""
-    area_deg2 = (FRAME_SIZE * s.pixel_scale_arcsec / 3600.0) ** 2
+    area_deg2 = (p["nx"] * s.pixel_scale_arcsec / 3600.0) ** 2
     hours = p["exptime_s"] / 3600.0
     if problem == "seeing":
         p["seeing_arcsec"] = rng.uniform(1.3, 5.5)
@@ -89,8 +91,9 @@ def _apply(problem: str, rng: np.random.Generator, p: dict[str, Any], s: SitePro
         p["exptime_s"] = float(rng.choice([p["exptime_s"], 300.0]))
 
 
-def quality_request(seed: int, index: int, sites: Sequence[SiteProfile]) -> RenderRequest:
-    """The render request of frame ``index`` (see the module docstring)."""
+def quality_request(seed: int, index: int, sites: Sequence[SiteProfile],
+                    size: int = FRAME_SIZE) -> RenderRequest:
+    """The render request of frame ``index``, ``size`` pixels square (see the module docstring)."""
     rng = np.random.default_rng([seed, index])
     s = sites[index % len(sites)]
     band = str(rng.choice(s.band))
@@ -99,7 +102,7 @@ def quality_request(seed: int, index: int, sites: Sequence[SiteProfile]) -> Rend
     airmass = rng.uniform(1.0, 1.8)
     p: dict[str, Any] = dict(
         ra_deg=rng.uniform(0, 360), dec_deg=math.degrees(math.asin(rng.uniform(-0.9, 0.95))),
-        rotation_deg=rng.uniform(0, 360), nx=FRAME_SIZE, ny=FRAME_SIZE,
+        rotation_deg=rng.uniform(0, 360), nx=size, ny=size,
         pixel_scale_arcsec=s.pixel_scale_arcsec, exptime_s=float(rng.choice(s.exptime_s)),
         band=band, zeropoint_e_per_s=zeropoint_e_per_s(s.aperture_m, band, 0.6),
         seeing_arcsec=s.seeing_arcsec * airmass ** 0.6 * math.exp(rng.normal(0, 0.15)),
@@ -183,10 +186,11 @@ def make_quality_sample(args: tuple[int, int, tuple[str, ...], int]) -> QualityS
     """
     seed, index, site_names, measure_every = args
     sites = [s for s in SITES if s.name in site_names]
-    req = quality_request(seed, index, sites)
+    req = quality_request(seed, index, sites, QUALITY_FRAME_SIZE)
     try:
         frame = render_safe(req)
-        x, s = quality_input(frame.image, frame.header, _moon(req))
+        stars = ReferenceStars.from_truth(frame.truth, seed=index)
+        x, s = quality_model_input(frame.image, frame.header, _moon(req), stars)
     except (SkytwinError, ValueError):
         return None  # a draw the renderer cannot make (e.g. an all-NaN image): skipped
     base = np.full(len(BASELINE_FEATURES), np.nan, np.float32)
@@ -195,7 +199,7 @@ def make_quality_sample(args: tuple[int, int, tuple[str, ...], int]) -> QualityS
                                                         measure_every == 0)
                           or (split == "heldout" and index % 3 == 0)):
         from skytwin.agents.quality.baseline import baseline_features
-        base = baseline_features(frame.image, frame.header, _moon(req))
+        base = baseline_features(frame.image, frame.header, _moon(req), stars)
     return QualitySample(x, s, LABELS.index(frame.quality), reasons_vector(frame.reason),
                          req.site, split, base)
 

@@ -34,7 +34,7 @@ from skytwin.agents.quality.model import WEIGHTS, QualityModel, QualityNet
 from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
 from skytwin.training.datasets import make_quality_dataset
 
-DEFAULT_N = 2400  # frames in the training data set (all splits, all sites)
+DEFAULT_N = 3000  # frames in the training data set (all splits, all sites)
 
 
 def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:

@@ -1,5 +1,9 @@
 """Classical quality baseline: measured FWHM, ellipticity, background, source count, zero point.
 
+The zero point is the catalogue transparency of
+:func:`skytwin.agents.quality.stars.measure_stars` (flux of reference stars
+over the flux their magnitudes predict).
+
 Units: FWHM arcsec; ellipticity 1 - b/a; sky excess in mag/arcsec^2 brighter
 than the band's dark sky; source fluxes relative to a magnitude-0 star
 (``log10``, a zero-point proxy); the rest dimensionless.
@@ -9,7 +13,7 @@ of the brightest isolated stars; works on real images) and from the frame's
 header; the classifier is a multinomial logistic regression on the
 standardised features and indicator features at the labelling rule's
 thresholds (FWHM > 2 and 3.5 arcsec, ellipticity > 0.15 and 0.3, sky excess
-> 1 and 2.5 mag), fitted by :mod:`skytwin.training.train_quality`. It sees
+> 1 and 2.5 mag, transparency < 0.8 and 0.5), fitted by :mod:`skytwin.training.train_quality`. It sees
 what an astronomer's pipeline would measure, so the CNN's gain over it is
 measured, not assumed.
 """
@@ -25,16 +29,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from skytwin.agents.preprocess import as_image, fill_nonfinite, frame_scalars, robust_stats
+from skytwin.agents.quality.stars import ReferenceStars, measure_stars
 
 BASELINE_FEATURES: tuple[str, ...] = (
     "fwhm_arcsec", "ellipticity", "sky_excess_mag", "log_n_sources", "log_source_flux",
     "log_peak_flux", "log_saturated_fraction", "moon_lit_near", "galactic_density",
-    "n_stars_fitted",
+    "n_stars_fitted", "log_transparency",
 )
 
 
 def baseline_features(image: Any, header: Mapping[str, Any] | None = None,
-                      moon: tuple[float, float] | None = None) -> NDArray[np.float32]:
+                      moon: tuple[float, float] | None = None,
+                      stars: ReferenceStars | None = None) -> NDArray[np.float32]:
     """The measured features of one frame (:data:`BASELINE_FEATURES`); NaN where unmeasurable."""
     from skytwin.twin.frames.measure import MeasureError, measure_frame  # measurement code
 
@@ -55,7 +61,10 @@ def baseline_features(image: Any, header: Mapping[str, Any] | None = None,
         fwhm, ell, nsrc, nst = m.fwhm_arcsec, m.ellipticity, m.n_sources, len(m.stars)
     except MeasureError:
         fwhm, ell, nsrc, nst = math.nan, math.nan, 0, 0
-    out[:] = [fwhm, ell, sc[1], math.log10(nsrc + 1.0), sc[4], sc[5], sc[2], sc[3], sc[6], nst]
+    trans = measure_stars(arr, level, sigma, header, stars).transparency
+    log_t = math.log10(trans) if trans > 0 else math.nan
+    out[:] = [fwhm, ell, sc[1], math.log10(nsrc + 1.0), sc[4], sc[5], sc[2], sc[3], sc[6], nst,
+              log_t]
     return out
 
 
@@ -64,11 +73,13 @@ def design_matrix(f: NDArray[np.float32]) -> NDArray[np.float32]:
     f = np.asarray(f, np.float32).reshape(-1, len(BASELINE_FEATURES))
     fwhm = np.nan_to_num(f[:, 0], nan=6.0)  # no star measured: treat as very blurred
     ell = np.nan_to_num(f[:, 1], nan=0.5)
-    rest = np.nan_to_num(f[:, 2:], nan=0.0)
+    rest = np.nan_to_num(f[:, 2:-1], nan=0.0)
+    log_t = np.nan_to_num(f[:, -1], nan=-1.0)  # no catalogue star: treat as clouded
     ind = np.stack([fwhm > 2.0, fwhm > 3.5, ell > 0.15, ell > 0.3, rest[:, 0] > 1.0,
-                    rest[:, 0] > 2.5, np.isnan(f[:, 0])], axis=1).astype(np.float32)
-    return np.concatenate([fwhm[:, None], np.log(fwhm[:, None] + 0.1), ell[:, None], rest, ind],
-                          axis=1)
+                    rest[:, 0] > 2.5, np.isnan(f[:, 0]), log_t < math.log10(0.8),
+                    log_t < math.log10(0.5)], axis=1).astype(np.float32)
+    return np.concatenate([fwhm[:, None], np.log(fwhm[:, None] + 0.1), ell[:, None], rest,
+                           log_t[:, None], ind], axis=1)
 
 
 class QualityBaseline:

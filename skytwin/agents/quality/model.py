@@ -1,12 +1,12 @@
 """The quality CNN: good / medium / bad and the reasons, from a normalised frame.
 
 Units: inputs are the dimensionless channels and scalars of
-:func:`skytwin.agents.preprocess.quality_input`; outputs are probabilities.
+:func:`skytwin.agents.quality.inputs.quality_model_input`; outputs are probabilities.
 
-Architecture (about 133k parameters): four stride-2 3x3 convolutions (each
+Architecture (about 140k parameters): four stride-2 3x3 convolutions (each
 followed by a stride-1 3x3 convolution) with
 batch norm and ReLU (2 -> 16 -> 32 -> 48 -> 64 channels, 64 -> 4 pixels),
-global average and max pooling, concatenated with a small MLP of the
+global average and max pooling, concatenated with a two-layer MLP of the
 scalars, then two heads: 3 class logits and 8 reason logits (independent
 sigmoids, one per criterion of the labelling rule). The class logits are
 divided by a fitted temperature (:mod:`skytwin.agents.calibration`) before
@@ -33,8 +33,9 @@ from numpy.typing import NDArray
 from torch import nn
 
 from skytwin.agents.checkpoint import load_state, save_state, shipped
-from skytwin.agents.preprocess import SCALAR_NAMES, quality_input
+from skytwin.agents.quality.inputs import QUALITY_SCALARS, quality_model_input
 from skytwin.agents.quality.labels import LABELS, REASONS
+from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.errors import SkytwinError
 
 WEIGHTS = "quality_cnn.pt"
@@ -44,7 +45,7 @@ REASON_THRESHOLD = 0.5  # a reason is reported when its sigmoid exceeds this
 class QualityNet(nn.Module):
     """The CNN (see the module docstring)."""
 
-    def __init__(self, n_scalars: int = len(SCALAR_NAMES), width: int = 16) -> None:
+    def __init__(self, n_scalars: int = len(QUALITY_SCALARS), width: int = 16) -> None:
         super().__init__()
         chans = [2, width, 2 * width, 3 * width, 4 * width]
         layers: list[nn.Module] = []
@@ -53,8 +54,10 @@ class QualityNet(nn.Module):
                        nn.ReLU(inplace=True), nn.Conv2d(b, b, 3, padding=1, bias=False),
                        nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*layers)
-        self.scalars = nn.Sequential(nn.Linear(n_scalars, 32), nn.ReLU(inplace=True))
-        self.trunk = nn.Sequential(nn.Linear(2 * chans[-1] + 32, 96), nn.ReLU(inplace=True))
+        # the rule's criteria are sharp thresholds on measured scalars: two layers for them
+        self.scalars = nn.Sequential(nn.Linear(n_scalars, 64), nn.ReLU(inplace=True),
+                                     nn.Linear(64, 64), nn.ReLU(inplace=True))
+        self.trunk = nn.Sequential(nn.Linear(2 * chans[-1] + 64, 96), nn.ReLU(inplace=True))
         self.cls = nn.Linear(96, len(LABELS))
         self.reason = nn.Linear(96, len(REASONS))
         self.register_buffer("s_mean", torch.zeros(n_scalars))
@@ -94,8 +97,13 @@ class QualityResult:
         return iter((self.labels, self.probabilities, self.reasons))
 
 
-def _as_inputs(item: Any) -> tuple[NDArray, Mapping[str, Any] | None, tuple[float, float] | None]:
-    """Image, header and Moon of one input (array, RenderedFrame or FITS path)."""
+def _as_inputs(item: Any) -> tuple[NDArray, Mapping[str, Any] | None, tuple[float, float] | None,
+                                    ReferenceStars | None]:
+    """Image, header, Moon and reference stars of one input (array, RenderedFrame or FITS path).
+
+    A twin frame (or a skytwin FITS file with its TRUTH table) brings its own
+    catalogue: the twin plays the part Gaia plays for a real site.
+    """
     if isinstance(item, (str, Path)):
         from skytwin.twin.frames.fits_io import read_fits  # FITS reading lives with the frames
         item = read_fits(item)
@@ -103,8 +111,10 @@ def _as_inputs(item: Any) -> tuple[NDArray, Mapping[str, Any] | None, tuple[floa
         cond = getattr(item, "conditions", None) or {}
         moon = (cond["moon_illumination"], cond["moon_sep_deg"]) \
             if "moon_illumination" in cond and "moon_sep_deg" in cond else None
-        return item.image, item.header, moon
-    return item, None, None
+        truth = getattr(item, "truth", None)
+        stars = ReferenceStars.from_truth(truth) if truth is not None and len(truth) else None
+        return item.image, item.header, moon, stars
+    return item, None, None, None
 
 
 class QualityModel:
@@ -125,7 +135,8 @@ class QualityModel:
         return p.numpy(), r.numpy()
 
     def predict(self, frames: Any, headers: Sequence[Mapping[str, Any] | None] | None = None,
-                deterministic: bool = True) -> QualityResult:
+                deterministic: bool = True,
+                stars: Sequence[ReferenceStars | None] | None = None) -> QualityResult:
         """Labels, probabilities and reasons of one frame or many.
 
         Parameters
@@ -139,6 +150,11 @@ class QualityModel:
             arcsec/pixel, MAGZERO e-/s, ...).
         deterministic
             Ignored (the model is deterministic); there for the Policy protocol.
+        stars
+            Optional reference catalogue per frame (pixel positions and band
+            magnitudes, e.g. Gaia matched through the WCS); twin frames bring
+            their own. Without one, the clouds criterion has no zero point
+            and the model falls back on the frame's look.
         """
         if isinstance(frames, np.ndarray) and frames.ndim == 2:
             items: list[Any] = [frames]
@@ -151,10 +167,12 @@ class QualityModel:
         xs, ss, bad = [], [], {}
         for i, item in enumerate(items):
             try:
-                img, hdr, moon = _as_inputs(item)
+                img, hdr, moon, cat = _as_inputs(item)
                 if headers is not None and hdr is None:
                     hdr = headers[i]
-                x, s = quality_input(img, hdr, moon)
+                if stars is not None and stars[i] is not None:
+                    cat = stars[i]
+                x, s = quality_model_input(img, hdr, moon, cat)
                 xs.append(x)
                 ss.append(s)
             except SkytwinError as exc:  # FrameError, PreprocessError

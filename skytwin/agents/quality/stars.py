@@ -1,0 +1,286 @@
+"""What the frame's reference stars say: the stacked PSF and the photometric transparency.
+
+Units: pixel positions 0-based (x along columns); magnitudes in the frame's
+band on the scale of the header's ``MAGZERO`` (e-/s of a magnitude-0 star);
+FWHM arcsec; ellipticity ``1 - b/a``; transparency a fraction.
+
+An astronomer judges seeing and clouds against a reference catalogue: a
+real site matches its frames to Gaia, the twin hands over the stars it drew
+(:meth:`ReferenceStars.from_truth`). From the brightest isolated,
+unsaturated catalogue stars on the frame this module makes
+
+Only stars the catalogue predicts at a signal-to-noise above :data:`MIN_SNR`
+are used (the three brightest in any case).
+
+* the **stacked PSF**: the pixel-wise median of background-subtracted
+  stamps centred on the stars' catalogue positions, each divided by its
+  catalogue flux (a neighbour, trail or halo in a few stamps drops out); GalSim's adaptive moments
+  (:func:`galsim.hsm.FindAdaptiveMom`) on the stack give its FWHM and
+  ellipticity. Whole-pixel centring broadens the stack by a uniform
+  +-0.5 pixel jitter (variance 1/12 pixel^2 per axis), which is taken off
+  the measured second moment;
+* the **transparency**: the median over stars of the flux in an aperture of
+  2.5 stack FWHM (at least 4 pixels), background from the stamp's border,
+  divided by the flux the catalogue magnitude predicts, weighted by the
+  square of that flux (its inverse variance when the sky dominates the noise), each star first
+  divided by the frame's vignetting at its position (a ``a + b x + c y + d r^2``
+  fit to block medians of the background: the radial term is the flat
+  field's fall-off, the plane the sky's gradient).
+
+Frames without a catalogue (``stars=None``) fall back to the brightest local
+maxima of the smoothed image for the stack and report the transparency as
+missing (NaN); the quality model was trained with a catalogue.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+
+STAMP = 16  # stack half-size (pixels): stamps are (2 * STAMP + 1) square
+MAX_STARS = 24  # stars stacked and measured
+ISOLATION_PIX = 8.0  # no brighter-than-(mag + ISOLATION_DMAG) neighbour this close
+ISOLATION_DMAG = 3.0
+SATURATION_FRACTION = 0.8  # a stamp whose peak is above this fraction of SATURATE is skipped
+MIN_SNR = 15.0  # catalogue stars fainter than this (flux / noise in a 4-pixel aperture) are skipped
+CATALOG_MAG_ERROR = 0.03  # scatter added to the twin's magnitudes: a Gaia-based catalogue's
+
+
+@dataclass(frozen=True)
+class ReferenceStars:
+    """Catalogue sources of a frame: pixel positions, band magnitudes, which are stars."""
+
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    mag: NDArray[np.float64]
+    is_star: NDArray[np.bool_] | None = None  # galaxies only count as neighbours (None: all stars)
+
+    @classmethod
+    def from_truth(cls, truth: NDArray, seed: int = 0) -> ReferenceStars:
+        """The stars of a twin frame's TRUTH table, magnitudes scattered as a real catalogue's.
+
+        Galaxies, transients, trails and cosmic rays are not catalogue stars;
+        the scatter (:data:`CATALOG_MAG_ERROR`) is seeded by ``seed``.
+        """
+        t = np.asarray(truth)
+        s = t[np.isin(t["kind"], ("star", "bright_star", "galaxy")) & np.isfinite(t["mag"])]
+        rng = np.random.default_rng([seed, 29])
+        return cls(np.asarray(s["x"], float), np.asarray(s["y"], float),
+                   np.asarray(s["mag"], float) + rng.normal(0.0, CATALOG_MAG_ERROR, len(s)),
+                   np.asarray(s["kind"] != "galaxy"))
+
+    def __len__(self) -> int:
+        return int(self.x.size)
+
+
+@dataclass(frozen=True)
+class StarMeasurement:
+    """What :func:`measure_stars` returns."""
+
+    stack: NDArray[np.float32]  # (2 * STAMP + 1) square, peak-normalised stacked PSF
+    fwhm_arcsec: float  # NaN when the moments failed
+    ellipticity: float  # NaN when the moments failed
+    transparency: float  # NaN without a catalogue or usable star
+    n_stars: int
+    halfmax_arcsec: float  # diameter of the stack's area above half its peak (NaN: no stack)
+    snr: float  # peak over the noise of the stack's border
+
+
+def _hval(header: Mapping[str, Any] | None, key: str, default: float) -> float:
+    if not header or key not in header:
+        return default
+    v = header[key]
+    v = v[0] if isinstance(v, tuple) else v
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return default
+    return f if math.isfinite(f) else default
+
+
+def background_model(arr: NDArray[np.float32], block: int = 16
+                     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Coefficients ``(a, b, c, d)`` of ``a + b x + c y + d r^2`` fitted to block medians.
+
+    ``x, y`` are in units of the half-width and half-height from the frame
+    centre and ``r^2 = x^2 + y^2`` (so ``d / a`` is the flat's fall-off at the
+    edge midpoints). Returns the coefficients and the block centres' x, y.
+    """
+    ny, nx = arr.shape
+    # frames larger than 512 pixels are subsampled first: the sky varies slowly
+    step = max(1, max(ny, nx) // 512)
+    sub = arr[::step, ::step]
+    sy, sx = sub.shape
+    by, bx = max(1, sy // block), max(1, sx // block)
+    cut = sub[:by * block, :bx * block].reshape(by, block, bx, block)
+    med = np.median(cut, axis=(1, 3)).ravel().astype(np.float64)
+    yy, xx = np.mgrid[0:by, 0:bx]
+    xc = ((xx.ravel() + 0.5) * block * step - nx / 2) / (nx / 2)
+    yc = ((yy.ravel() + 0.5) * block * step - ny / 2) / (ny / 2)
+    design = np.stack([np.ones_like(xc), xc, yc, xc ** 2 + yc ** 2], axis=1)
+    keep = np.ones(med.size, bool)
+    coef = np.array([float(np.median(med)), 0.0, 0.0, 0.0])
+    for _ in range(2):  # one refit without the blocks a star or trail lifts
+        if keep.sum() < 8:
+            break
+        coef = np.linalg.lstsq(design[keep], med[keep], rcond=None)[0]
+        resid = med - design @ coef
+        mad = 1.4826 * np.median(np.abs(resid[keep])) + 1e-6
+        keep = np.abs(resid) < 3.0 * mad
+    return coef, xc, yc
+
+
+def half_max_diameter(stack: NDArray) -> float:
+    """Diameter (pixels) of a disc with the area of the stack above half its peak.
+
+    The area is counted with linear interpolation between neighbouring pixel
+    values, so a barely resolved star is not quantised to whole pixels; a
+    defocus doughnut counts its ring (its central dip below half the peak
+    excluded), as its half-maximum contour does.
+    """
+    peak = float(stack.max())
+    if not peak > 0:
+        return math.nan
+    z = stack / peak
+    # fraction of each pixel above 0.5, treating the pixel value as the mean of a linear ramp
+    frac = np.clip((z - 0.5) / 0.5 + 0.5, 0.0, 1.0)
+    frac[z < 0.25] = 0.0
+    return 2.0 * math.sqrt(float(frac.sum()) / math.pi)
+
+
+def snr_stack(stack: NDArray) -> float:
+    """Peak of the stack over the robust noise of its border pixels."""
+    b = np.concatenate([stack[0], stack[-1], stack[1:-1, 0], stack[1:-1, -1]])
+    noise = 1.4826 * float(np.median(np.abs(b - np.median(b)))) + 1e-12
+    return float(stack.max()) / noise
+
+
+def weighted_median(values: NDArray, weights: NDArray) -> float:
+    """The value where the cumulative weight (in value order) first reaches half the total."""
+    order = np.argsort(values)
+    c = np.cumsum(weights[order])
+    return float(values[order][np.searchsorted(c, 0.5 * c[-1])])
+
+
+def _peaks(arr: NDArray[np.float32], level: float, sigma: float, n: int,
+           saturate: float) -> tuple[NDArray, NDArray]:
+    """The ``n`` brightest local maxima of the smoothed image (fallback without a catalogue)."""
+    sm = ndimage.gaussian_filter(arr, 1.5)
+    peak = (sm == ndimage.maximum_filter(sm, size=2 * int(ISOLATION_PIX) + 1)) & \
+        (sm > level + 5.0 * sigma / 3.0) & (arr < SATURATION_FRACTION * saturate)
+    ys, xs = np.nonzero(peak)
+    order = np.argsort(sm[ys, xs])[::-1][:n]
+    return xs[order].astype(float), ys[order].astype(float)
+
+
+def _select(stars: ReferenceStars, nx: int, ny: int) -> NDArray[np.intp]:
+    """Indices of the brightest isolated catalogue stars well inside the frame."""
+    star = np.ones(len(stars), bool) if stars.is_star is None else stars.is_star
+    inside = np.flatnonzero(star & (stars.x >= STAMP) & (stars.x < nx - 1 - STAMP)
+                            & (stars.y >= STAMP) & (stars.y < ny - 1 - STAMP))
+    order = inside[np.argsort(stars.mag[inside])][:4 * MAX_STARS]
+    if order.size == 0:
+        return order
+    # only sources bright enough to spoil a candidate can be its neighbours
+    near = np.flatnonzero(stars.mag < stars.mag[order].max() + ISOLATION_DMAG)
+    dx = stars.x[order, None] - stars.x[None, near]
+    dy = stars.y[order, None] - stars.y[None, near]
+    close = (dx ** 2 + dy ** 2 < ISOLATION_PIX ** 2) & \
+        (stars.mag[None, near] < stars.mag[order, None] + ISOLATION_DMAG)
+    close &= order[:, None] != near[None, :]
+    return order[~close.any(axis=1)]
+
+
+def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
+                  header: Mapping[str, Any] | None = None,
+                  stars: ReferenceStars | None = None) -> StarMeasurement:
+    """Stacked PSF, its FWHM and ellipticity, and the transparency (see the module docstring).
+
+    ``arr`` is a finite 2-D image in ADU; ``level`` and ``sigma`` its
+    background and noise (:func:`skytwin.agents.preprocess.robust_stats`).
+    """
+    import galsim  # the adaptive-moments code lives in GalSim's HSM module
+
+    ny, nx = arr.shape
+    size = 2 * STAMP + 1
+    scale = _hval(header, "PIXSCALE", 1.0)
+    saturate = _hval(header, "SATURATE", float(arr.max()) + 1.0)
+    gain = max(_hval(header, "GAIN", 1.0), 1e-6)
+    expected_adu = None
+    if stars is not None and len(stars):
+        idx = _select(stars, nx, ny)
+        xs, ys = stars.x[idx], stars.y[idx]
+        zp = _hval(header, "MAGZERO", math.nan) * _hval(header, "EXPTIME", math.nan) / gain
+        expected_adu = zp * 10.0 ** (-0.4 * stars.mag[idx])
+    elif min(nx, ny) > size:
+        xs, ys = _peaks(arr, level, sigma, MAX_STARS, saturate)
+    else:
+        xs = ys = np.zeros(0)
+    ix, iy = np.rint(xs).astype(np.intp), np.rint(ys).astype(np.intp)
+    ok = (ix >= STAMP) & (ix < nx - STAMP) & (iy >= STAMP) & (iy < ny - STAMP)
+    ix, iy = ix[ok], iy[ok]
+    if expected_adu is not None:
+        expected_adu = expected_adu[ok]
+    stack = np.zeros((size, size), np.float64)
+    if ix.size == 0:
+        return StarMeasurement(stack.astype(np.float32), math.nan, math.nan, math.nan, 0,
+                               math.nan, 0.0)
+    off = np.arange(-STAMP, STAMP + 1)
+    stamps = arr[iy[:, None, None] + off[None, :, None], ix[:, None, None] + off[None, None, :]]
+    stamps = stamps.astype(np.float64)
+    border = np.concatenate([stamps[:, 0], stamps[:, -1], stamps[:, 1:-1, 0],
+                             stamps[:, 1:-1, -1]], axis=1)
+    stamps -= np.median(border, axis=1)[:, None, None]
+    unsat = arr[iy, ix] < SATURATION_FRACTION * saturate
+    unsat &= stamps.max(axis=(1, 2)) + level < SATURATION_FRACTION * saturate
+    if expected_adu is not None:
+        # stars the catalogue says are bright enough to measure (the 3 brightest in any case)
+        snr = expected_adu / (sigma * 4.0 * math.sqrt(math.pi))
+        unsat &= (snr > MIN_SNR) | (np.arange(unsat.size) < 3)
+    stamps, ix, iy = stamps[unsat][:MAX_STARS], ix[unsat][:MAX_STARS], iy[unsat][:MAX_STARS]
+    if expected_adu is not None:
+        expected_adu = expected_adu[unsat][:MAX_STARS]
+    n = len(stamps)
+    if n == 0:
+        return StarMeasurement(stack.astype(np.float32), math.nan, math.nan, math.nan, 0,
+                               math.nan, 0.0)
+    # the median of flux-normalised stamps: a galaxy, trail or halo in a few stamps drops out
+    if expected_adu is not None:
+        weight = np.maximum(expected_adu, 1e-12)
+        # centre each stamp on its catalogue position (bilinear: cheap, flux-conserving)
+        fx, fy = xs[ok][unsat][:MAX_STARS] - ix, ys[ok][unsat][:MAX_STARS] - iy
+        stamps = np.stack([ndimage.shift(st, (-dy, -dx), order=1, mode="nearest")
+                           for st, dx, dy in zip(stamps, fx, fy)])
+    else:
+        weight = np.maximum(stamps[:, STAMP - 1:STAMP + 2, STAMP - 1:STAMP + 2].sum(axis=(1, 2)),
+                            1e-12)
+    stack = np.median(stamps / weight[:, None, None], axis=0)
+    fwhm, ell = math.nan, math.nan
+    mom = galsim.hsm.FindAdaptiveMom(galsim.Image(stack), strict=False)
+    if mom.moments_status == 0 and mom.moments_sigma > 0:
+        fwhm = 2.3548 * mom.moments_sigma * scale
+        g = min(abs(mom.observed_shape.g), 0.999)
+        ell = 1.0 - (1.0 - g) / (1.0 + g)
+    halfmax = half_max_diameter(stack) * scale
+    trans = math.nan
+    if expected_adu is not None and np.isfinite(expected_adu).all():
+        rad = max(4.0, 2.5 * fwhm / scale) if math.isfinite(fwhm) else 8.0
+        rad = min(rad, float(STAMP))
+        rr = np.hypot(off[:, None], off[None, :])
+        flux = (stamps * (rr <= rad)).sum(axis=(1, 2))
+        coef, _, _ = background_model(arr)
+        xr = (ix - nx / 2) / (nx / 2)
+        yr = (iy - ny / 2) / (ny / 2)
+        flat = 1.0 + coef[3] / max(coef[0] - _hval(header, "BIASLEV", 0.0), 1e-6) \
+            * (xr ** 2 + yr ** 2)
+        ratio = flux / np.maximum(flat, 0.2) / np.maximum(expected_adu, 1e-12)
+        trans = weighted_median(ratio, expected_adu ** 2)  # inverse variance at fixed noise
+    peak = stack.max()
+    norm = (stack / peak if peak > 0 else stack).astype(np.float32)
+    return StarMeasurement(norm, fwhm, ell, trans, n, halfmax, snr_stack(stack))

@@ -1,0 +1,106 @@
+"""The reference-star measurements behind the quality model: PSF stack, FWHM, transparency."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy.special import erf
+
+from skytwin.agents.preprocess import robust_stats
+from skytwin.agents.quality.stars import (ReferenceStars, background_model, half_max_diameter,
+                                          measure_stars, weighted_median)
+
+SIZE = 256
+BIAS, SKY, GAIN, EXPTIME, MAGZERO = 1000.0, 400.0, 1.0, 60.0, 1.0e9
+
+
+def _gauss_pix(x0: float, y0: float, sx: float, sy: float, n: int = SIZE) -> np.ndarray:
+    """A unit-flux elliptical Gaussian integrated over pixels (axes along x and y)."""
+    e = np.arange(n + 1) - 0.5
+    fx = np.diff(0.5 * (1 + erf((e - x0) / (math.sqrt(2) * sx))))
+    fy = np.diff(0.5 * (1 + erf((e - y0) / (math.sqrt(2) * sy))))
+    return np.outer(fy, fx)
+
+
+def _frame(transparency: float, sigma_px: float = 2.0, q: float = 1.0, vignetting: float = 0.0,
+           seed: int = 0) -> tuple[np.ndarray, dict, ReferenceStars]:
+    rng = np.random.default_rng(seed)
+    n = 40
+    x = rng.uniform(20, SIZE - 21, n)
+    y = rng.uniform(20, SIZE - 21, n)
+    mag = rng.uniform(14.0, 17.0, n)
+    img = np.zeros((SIZE, SIZE))
+    for xi, yi, m in zip(x, y, mag):
+        flux = MAGZERO * EXPTIME * 10 ** (-0.4 * m) * transparency
+        img += flux * _gauss_pix(xi, yi, sigma_px, sigma_px * q)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    r2 = ((xx - SIZE / 2) ** 2 + (yy - SIZE / 2) ** 2) / (SIZE / 2) ** 2
+    flat = 1.0 - vignetting * r2 / r2.max()
+    img = (img + SKY) * flat
+    img = rng.poisson(img).astype(np.float64) / GAIN + BIAS
+    header = {"PIXSCALE": 0.5, "GAIN": GAIN, "EXPTIME": EXPTIME, "MAGZERO": MAGZERO,
+              "BIASLEV": BIAS, "SATURATE": 1e12}
+    return img.astype(np.float32), header, ReferenceStars(x, y, mag)
+
+
+def _measure(img, header, stars):
+    level, sigma = robust_stats(img)
+    return measure_stars(img, level, sigma, header, stars)
+
+
+def test_half_max_diameter_of_a_gaussian_is_its_fwhm():
+    stack = _gauss_pix(16.0, 16.0, 3.0, 3.0, n=33)
+    assert half_max_diameter(stack) == pytest.approx(2.3548 * 3.0, rel=0.05)
+
+
+def test_weighted_median_follows_the_weights():
+    v = np.array([1.0, 2.0, 3.0, 100.0])
+    assert weighted_median(v, np.ones(4)) in (2.0, 3.0)
+    assert weighted_median(v, np.array([1.0, 1.0, 10.0, 1.0])) == 3.0
+
+
+def test_background_model_recovers_the_flat_falloff():
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    x, y = (xx - SIZE / 2) / (SIZE / 2), (yy - SIZE / 2) / (SIZE / 2)
+    img = (500.0 + 20.0 * x - 40.0 * (x ** 2 + y ** 2)).astype(np.float32)
+    coef, _, _ = background_model(img)
+    assert coef == pytest.approx([500.0, 20.0, 0.0, -40.0], abs=1.5)
+
+
+@pytest.mark.parametrize("transparency", [0.35, 0.7, 1.0])
+def test_catalogue_transparency_and_psf_are_recovered(transparency):
+    img, header, stars = _frame(transparency, vignetting=0.12)
+    m = _measure(img, header, stars)
+    assert m.n_stars >= 10
+    # the aperture of 2.5 FWHM holds ~99.9% of a Gaussian; vignetting is divided out
+    assert m.transparency == pytest.approx(transparency, rel=0.04)
+    assert m.halfmax_arcsec == pytest.approx(2.3548 * 2.0 * 0.5, rel=0.12)
+    assert m.fwhm_arcsec == pytest.approx(2.3548 * 2.0 * 0.5, rel=0.12)
+    assert m.ellipticity < 0.05
+
+
+def test_elongated_stars_give_their_ellipticity():
+    img, header, stars = _frame(1.0, sigma_px=2.5, q=0.6)
+    m = _measure(img, header, stars)
+    assert m.ellipticity == pytest.approx(0.4, abs=0.06)
+
+
+def test_without_a_catalogue_the_psf_still_comes_and_the_transparency_is_missing():
+    img, header, _ = _frame(0.8)
+    m = _measure(img, header, None)
+    assert m.n_stars >= 5
+    assert math.isnan(m.transparency)
+    assert m.fwhm_arcsec == pytest.approx(2.3548, rel=0.15)
+
+
+def test_twin_frame_transparency_matches_its_clouds():
+    from skytwin.training.datasets import quality_request, render_safe
+    from skytwin.training.sites import SITES
+
+    req = quality_request(3, 5, SITES, size=512).with_(transparency=0.6, cloud_patchiness=0.0,
+                                                        bright_star_mag=math.nan)
+    frame = render_safe(req)
+    m = _measure(frame.image, frame.header, ReferenceStars.from_truth(frame.truth))
+    assert m.transparency == pytest.approx(frame.conditions["transparency"], rel=0.1)
