@@ -62,10 +62,15 @@ _PKG = {"quality_cnn": "quality", "detection_cnn": "detection", "anomaly_ae": "a
 _CMD = {"quality_cnn": "quality", "detection_cnn": "detection", "anomaly_ae": "anomaly"}
 _DATA = {
     "quality_cnn": (
-        "Data: 256 x 256 frames rendered by the twin (`skytwin.training.datasets`), one site "
+        "Data: 512 x 512 frames rendered by the twin (`skytwin.training.datasets`), one site "
         "profile per frame in turn, each frame with a drawn problem (none, seeing, defocus, "
         "tracking, clouds, Moon, background, trails, saturation, or two of them); labels are "
-        "the twin's rule on the physical truth. Split 80/10/10 by a hash of (seed, frame) "
+        "the twin's rule on the physical truth. Inputs "
+        "(`skytwin.agents.quality.inputs`): the frame block-averaged to 64 x 64, the stacked "
+        "PSF of the catalogue stars, and scalars (photometry from the header, the stack's "
+        "FWHM and ellipticity from GalSim's adaptive moments, the catalogue transparency); "
+        "the catalogue is the twin's own star list with 0.03 mag scatter, standing in for "
+        "Gaia at a real site. Split 80/10/10 by a hash of (seed, frame) "
         "for the training sites; the held-out sites form their own split. Temperature "
         "fitted on the validation split. Plots: `quality_curve.png` (training curve), "
         "`quality_reliability.png` (reliability diagram, test split)."),

@@ -104,7 +104,7 @@ def _hval(header: Mapping[str, Any] | None, key: str, default: float) -> float:
     return f if math.isfinite(f) else default
 
 
-def background_model(arr: NDArray[np.float32], block: int = 16
+def background_model(arr: NDArray[np.float32], block: int = 8
                      ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Coefficients ``(a, b, c, d)`` of ``a + b x + c y + d r^2`` fitted to block medians.
 
@@ -113,8 +113,9 @@ def background_model(arr: NDArray[np.float32], block: int = 16
     edge midpoints). Returns the coefficients and the block centres' x, y.
     """
     ny, nx = arr.shape
-    # frames larger than 512 pixels are subsampled first: the sky varies slowly
-    step = max(1, max(ny, nx) // 512)
+    # a strided subsample of at most ~128 x 128 pixels: the sky varies slowly, and the
+    # per-block medians stay cheap on any frame size
+    step = max(1, max(ny, nx) // 128)
     sub = arr[::step, ::step]
     sy, sx = sub.shape
     by, bx = max(1, sy // block), max(1, sx // block)
@@ -134,6 +135,24 @@ def background_model(arr: NDArray[np.float32], block: int = 16
         mad = 1.4826 * np.median(np.abs(resid[keep])) + 1e-6
         keep = np.abs(resid) < 3.0 * mad
     return coef, xc, yc
+
+
+def _bilinear_shift(stamps: NDArray[np.float64], fx: NDArray, fy: NDArray
+                    ) -> NDArray[np.float64]:
+    """Stamps resampled at ``(x + fx, y + fy)`` (|f| <= 0.5 pixel), bilinear, edges repeated.
+
+    Written out (not ``scipy.ndimage.shift`` per stamp) so that one call moves
+    every stamp by its own sub-pixel offset.
+    """
+    def along(a: NDArray, f: NDArray, axis: int) -> NDArray:
+        fwd = np.concatenate([np.take(a, np.arange(1, a.shape[axis]), axis=axis),
+                              np.take(a, [-1], axis=axis)], axis=axis)
+        back = np.concatenate([np.take(a, [0], axis=axis),
+                               np.take(a, np.arange(a.shape[axis] - 1), axis=axis)], axis=axis)
+        w = np.abs(f)[:, None, None]
+        return (1.0 - w) * a + w * np.where((f > 0)[:, None, None], fwd, back)
+
+    return along(along(stamps, np.asarray(fx, float), 2), np.asarray(fy, float), 1)
 
 
 def half_max_diameter(stack: NDArray) -> float:
@@ -255,8 +274,7 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
         weight = np.maximum(expected_adu, 1e-12)
         # centre each stamp on its catalogue position (bilinear: cheap, flux-conserving)
         fx, fy = xs[ok][unsat][:MAX_STARS] - ix, ys[ok][unsat][:MAX_STARS] - iy
-        stamps = np.stack([ndimage.shift(st, (-dy, -dx), order=1, mode="nearest")
-                           for st, dx, dy in zip(stamps, fx, fy)])
+        stamps = _bilinear_shift(stamps, fx, fy)
     else:
         weight = np.maximum(stamps[:, STAMP - 1:STAMP + 2, STAMP - 1:STAMP + 2].sum(axis=(1, 2)),
                             1e-12)
