@@ -2,7 +2,8 @@
 
 Runs ``network_v0.env`` (AEC) on ``one_site_night`` in
 ``observation_mode="pixels"`` two ways, each for ``--steps`` agent steps
-after a warm-up (reset and the first frames excluded):
+(or until the night ends) after 20 warm-up steps (reset and the first
+frames excluded):
 
 * ``all_roles``: scheduler, quality and detector are agents taking random
   actions their masks allow (every frame rendered, every candidate of a kept
