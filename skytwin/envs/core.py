@@ -12,9 +12,21 @@ decisions, in simulation-time order, each owned by an agent id
 * ``quality``: a new frame arrived at the site's edge computer for assessment;
 * ``detector``: difference imaging of a kept frame found a candidate to vet.
 
-Roles that are not agents run built-in policies (greedy scheduler, scripted
-quality and detection baselines) inside the stream, so the caller only ever
-sees the agents' decisions. Simulated time advances between decisions as the
+Roles that are not agents run built-in policies inside the stream, so the
+caller only ever sees the agents' decisions: the greedy scheduler, and for
+quality and detection the scripted baselines in fast mode (there are no
+pixels to look at) or the shipped CNNs in pixel mode.
+
+Observation modes:
+
+* ``"fast"``: no pixels; frame metrics and candidate features
+  (:mod:`skytwin.envs.observations`); the quality truth is the labelling
+  rule applied to the frame record's conditions.
+* ``"pixels"``: each frame is rendered (``pixel_size`` x ``pixel_size``,
+  seed-deterministic) when it arrives; the quality role sees the quality
+  CNN's input and the truth is the rendered frame's own label; each
+  candidate of a kept frame gets a rendered science / reference /
+  difference triplet (:mod:`skytwin.envs.pixels`). Simulated time advances between decisions as the
 twin says. Quality and detection decisions do not hold the twin up: their
 consequences (a re-take re-opens the request, a real detection adds follow-up
 requests) take effect at the twin's current time.
@@ -34,27 +46,32 @@ from typing import Any
 
 import numpy as np
 
+from skytwin.agents.detection.policy import DetectionCNNPolicy
 from skytwin.agents.detection.scripted import ScriptedDetector
+from skytwin.agents.quality.policy import QualityCNNPolicy
 from skytwin.agents.quality.scripted import ScriptedQuality
 from skytwin.agents.scheduling.baselines import IDLE_WAIT_S, GreedyScheduler
 from skytwin.agents.scheduling.generator import fill_ins, followups
 from skytwin.envs import observations as O
+from skytwin.envs import pixels as P
 from skytwin.envs import rewards as R
-from skytwin.errors import SkytwinError, UnknownNameError
+from skytwin.errors import SkytwinError, SkytwinRangeError, UnknownNameError
 from skytwin.scenarios import load_scenario
 from skytwin.scenarios.schema import Scenario
 from skytwin.site.interface import DecisionPoint
 from skytwin.site.types import Calibrate, Decision, FrameRecord, Observe, Wait
 from skytwin.twin.candidates import Candidate, frame_candidates
 from skytwin.twin.frames.quality import QualityInputs, quality_label
+from skytwin.twin.frames import RenderedFrame, RenderRequest, render_frame
 from skytwin.twin.network import TwinNetwork
 from skytwin.twin.photometry import sky_brightness
+from skytwin.twin.pixels import render_request
 
 ROLES = ("scheduler", "quality", "detector")
 DEFAULT_K = 16  # candidate requests shown to a scheduler
 FORECAST_LEADS_S = (3600.0, 3 * 3600.0)  # s
 FORECAST_REFRESH_S = 600.0  # s: forecasts are re-read once per weather sample
-OBSERVATION_MODES = ("fast",)  # "pixels": a downsampled image for quality (hook; not built yet)
+OBSERVATION_MODES = ("fast", "pixels")
 
 
 @dataclass(slots=True)
@@ -66,10 +83,12 @@ class Item:
     role: str
     agent: str
     payload: Any  # DecisionPoint | FrameRecord | Candidate
-    obs: np.ndarray | None = None
+    obs: Any = None  # np.ndarray, or a dict of arrays (pixel-mode quality)
     mask: np.ndarray | None = None
     shown: np.ndarray | None = None  # scheduler: indices of the shown candidates
     truth: tuple[str, str] = ("", "")  # quality: (label, reason)
+    request: RenderRequest | None = None  # pixel mode: the frame's render request (quality and detector)
+    frame: RenderedFrame | None = None  # pixel mode, quality: the rendered frame
     info: dict[str, Any] = field(default_factory=dict)
 
     def __lt__(self, other: "Item") -> bool:
@@ -96,7 +115,11 @@ class NetworkCore:
     scheduler
         Built-in scheduler for sites whose scheduler is not an agent (default greedy).
     observation_mode
-        ``"fast"`` (metrics and features). ``"pixels"`` is the hook for image observations.
+        ``"fast"`` (metrics and features) or ``"pixels"`` (rendered frames and
+        candidate triplets; see the module docstring).
+    pixel_size
+        Pixel mode: side of each rendered frame, pixels (a central cut-out of
+        the detector; the quality CNN was trained on 512 x 512).
     opportunistic
         When a site is operable but none of its known requests is feasible, add the
         observation generator's fill-ins (short exposures of bright targets) for
@@ -112,6 +135,7 @@ class NetworkCore:
         scheduler: Any = None,
         observation_mode: str = "fast",
         opportunistic: bool = True,
+        pixel_size: int = P.DEFAULT_PIXEL_SIZE,
     ) -> None:
         self.scenario = resolve_scenario(scenario)
         self.opportunistic = opportunistic
@@ -119,7 +143,12 @@ class NetworkCore:
             if r not in ROLES:
                 raise UnknownNameError("role", r, ROLES)
         if observation_mode not in OBSERVATION_MODES:
-            raise NotImplementedError(f"observation_mode {observation_mode!r}: only 'fast' is built ('pixels' is planned)")
+            raise UnknownNameError("observation_mode", observation_mode, OBSERVATION_MODES)
+        self.observation_mode = observation_mode
+        self.pixels = observation_mode == "pixels"
+        if self.pixels and not 16 <= int(pixel_size) <= 4096:
+            raise SkytwinRangeError("pixel_size", pixel_size, 16, 4096)
+        self.pixel_size = int(pixel_size)
         self.roles = tuple(r for r in ROLES if r in roles)
         if not self.roles:
             raise SkytwinError("at least one role must be an agent")
@@ -133,8 +162,9 @@ class NetworkCore:
         self._filters = {s.name: sorted({f for t in s.telescopes for f in t.filters}) for s in self.scenario.sites}
         self._blur = {(s.name, t.name): t.focus.blur_arcsec_per_um for s in self.scenario.sites for t in s.telescopes}
         self.builtin_scheduler = scheduler or GreedyScheduler()
-        self.builtin_quality = ScriptedQuality()
-        self.builtin_detector = ScriptedDetector()
+        # fast mode has no pixels for the CNNs: the scripted baselines; pixel mode: the shipped CNNs (loaded on first use)
+        self.builtin_quality: Any = QualityCNNPolicy() if self.pixels else ScriptedQuality()
+        self.builtin_detector: Any = DetectionCNNPolicy() if self.pixels else ScriptedDetector()
         self.net: TwinNetwork | None = None
         self._features = O.SchedulerFeatures(self.k)
 
@@ -238,12 +268,18 @@ class NetworkCore:
                 self._add_fill_ins(p)
         elif item.role == "quality":
             f: FrameRecord = item.payload
-            item.obs = O.quality_observation(f, self._dark_sky(f))
+            if item.frame is not None:  # pixel mode
+                item.obs = P.quality_observation(item.frame)  # type: ignore[assignment]
+            else:
+                item.obs = O.quality_observation(f, self._dark_sky(f))
             item.mask = np.ones(3, dtype=np.int8)
             item.info = {"t_s": item.t_s, "frame_id": f.frame_id, "truth": item.truth[0], "truth_reason": item.truth[1]}
         else:
             c: Candidate = item.payload
-            item.obs = O.detector_observation(c)
+            if item.request is not None:  # pixel mode
+                item.obs = P.detector_triplet(item.request, c)
+            else:
+                item.obs = O.detector_observation(c)
             item.mask = np.ones(2, dtype=np.int8)
             item.info = {"t_s": item.t_s, "candidate_id": c.candidate_id, "truth_real": c.real, "truth_kind": c.kind}
 
@@ -348,7 +384,12 @@ class NetworkCore:
             defocus_arcsec=defocus, moon_illumination=cond.moon_illumination, moon_sep_deg=rec.moon_sep_deg,
         )
         it = self._push(rec.t_start_s + rec.exptime_s, "quality", rec.site, rec)
-        it.truth = quality_label(inputs)
+        if self.pixels:  # the truth is what the pixels show
+            it.request = render_request(self.net, rec, self.pixel_size)  # type: ignore[arg-type]
+            it.frame = render_frame(it.request)
+            it.truth = (it.frame.quality, it.frame.reason)
+        else:
+            it.truth = quality_label(inputs)
         self.stats["frames"] += 1
 
     def _act_quality(self, item: Item, action: int) -> None:
@@ -370,7 +411,8 @@ class NetworkCore:
             self.stats["science"] += sci
             self._reward(f"{f.site}.scheduler", sci)
             for c in frame_candidates(self.net.seed, f, self._alert_kind.get(req.alert_id or ""), req.alert_id):  # type: ignore[union-attr]
-                self._push(item.t_s, "detector", f.site, c)
+                self._push(item.t_s, "detector", f.site, c).request = item.request
+        item.frame = None  # the pixels are no longer needed
         if called != "good" and self._retakes[req.id] < req.visits and req.window_end_s > self.now_s:
             self._retakes[req.id] += 1
             pool.reopen(req.id)

@@ -16,32 +16,38 @@ from pettingzoo import AECEnv, ParallelEnv
 from pettingzoo.utils import wrappers
 
 from skytwin.envs import observations as O
+from skytwin.envs import pixels as P
 from skytwin.envs.core import DEFAULT_K, ROLES, Item, NetworkCore
 from skytwin.scenarios.schema import Scenario
 
 ACTIONS = {"quality": 3, "detector": 2}
 
 
-def _spaces(role: str, k: int) -> tuple[spaces.Dict, spaces.Discrete]:
-    if role == "scheduler":
-        n_obs, n_act = O.scheduler_obs_size(k), k + 2
-    elif role == "quality":
-        n_obs, n_act = O.N_QUALITY, 3
-    else:
-        n_obs, n_act = O.N_DETECTOR, 2
+def role_observation_space(role: str, k: int, mode: str = "fast") -> gymnasium.Space:
+    """The ``"observation"`` part of a role's space in an observation mode."""
+    if mode == "pixels" and role == "quality":
+        return P.quality_space()
+    if mode == "pixels" and role == "detector":
+        return P.detector_space()
+    n_obs = O.scheduler_obs_size(k) if role == "scheduler" else O.N_QUALITY if role == "quality" else O.N_DETECTOR
+    return spaces.Box(-np.inf, np.inf, (n_obs,), np.float32)
+
+
+def _spaces(role: str, k: int, mode: str = "fast") -> tuple[spaces.Dict, spaces.Discrete]:
+    n_act = k + 2 if role == "scheduler" else ACTIONS[role]
     obs = spaces.Dict({
-        "observation": spaces.Box(-np.inf, np.inf, (n_obs,), np.float32),
+        "observation": role_observation_space(role, k, mode),
         "action_mask": spaces.Box(0, 1, (n_act,), np.int8),
     })
     return obs, spaces.Discrete(n_act)
 
 
-def _blank(role: str, k: int) -> dict[str, np.ndarray]:
-    obs_space, act = _spaces(role, k)
+def _blank(role: str, k: int, mode: str = "fast") -> dict[str, Any]:
+    obs_space, act = _spaces(role, k, mode)
     mask = np.ones(act.n, dtype=np.int8)
     if role == "scheduler":
         mask[:k] = 0  # nothing chosen yet: only calibrate or wait
-    return {"observation": np.zeros(obs_space["observation"].shape, dtype=np.float32), "action_mask": mask}
+    return {"observation": P.zeros_like_space(obs_space["observation"]), "action_mask": mask}
 
 
 class raw_env(AECEnv):
@@ -64,8 +70,9 @@ class raw_env(AECEnv):
       frame (real or bogus); a real call adds follow-up requests (another
       filter, another site to confirm, a later epoch).
 
-    ``roles`` chooses which roles are agents; the others run built-in policies
-    (greedy scheduler, scripted quality and detection baselines).
+    ``roles`` chooses which roles are agents; the others run built-in policies:
+    the greedy scheduler; in fast mode the scripted quality and detection
+    baselines, in pixel mode the shipped quality and real/bogus CNNs.
 
     ## Observation Space
 
@@ -79,10 +86,14 @@ class raw_env(AECEnv):
       requests (priority, altitude, visit length, kind, filter change, slew,
       Moon distance, window left, feasible). The candidates are the top ``K``
       by (feasible first, priority x sin(altitude), pool order).
-    * quality: 12 frame metrics (fast mode). Pixel observations are a planned
-      ``observation_mode="pixels"``.
+    * quality: 12 frame metrics (fast mode); with ``observation_mode="pixels"``,
+      ``Dict({"image": Box, "scalars": Box})``: the shipped quality CNN's
+      input for the rendered frame (shapes from the model's preprocessing,
+      see :mod:`skytwin.envs.pixels`).
     * detector: 7 candidate features (log SNR, FWHM ratio, elongation,
-      distance to the nearest star, negative fraction, frame FWHM, ToO flag).
+      distance to the nearest star, negative fraction, frame FWHM, ToO flag);
+      with ``observation_mode="pixels"``, ``Box((3, 31, 31))``: the rendered
+      science, reference and difference cut-outs (ADU).
 
     ## Action Space
 
@@ -100,7 +111,8 @@ class raw_env(AECEnv):
     opportunity) and lose for refused actions and idling; quality agents are
     scored against the true label (keeping a bad frame costs most); detectors
     gain for real transients found and lose for false alerts and (more) for
-    missed transients. Truth goes to ``infos`` (``truth``, ``truth_real``).
+    missed transients. Truth goes to ``infos`` (``truth``, ``truth_real``); in
+    pixel mode the quality truth is the rendered frame's own label.
 
     ## Starting State
 
@@ -116,12 +128,12 @@ class raw_env(AECEnv):
     ``scenario`` (a :class:`Scenario` or a bundled name, default
     ``"one_site_night"``), ``roles`` (default all three), ``k`` (candidates,
     default 16), ``nights``, ``render_mode`` (``None`` or ``"ansi"``),
-    ``observation_mode`` (``"fast"``; ``"pixels"`` is the planned hook for
-    downsampled images to the quality role, and raises ``NotImplementedError``).
+    ``observation_mode`` (``"fast"`` or ``"pixels"``), ``pixel_size`` (pixel
+    mode: side of the rendered frames, default 512).
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version; ``observation_mode="pixels"`` added.
     """
 
     metadata = {"render_modes": ["ansi"], "name": "skytwin_network_v0", "is_parallelizable": False}
@@ -134,13 +146,15 @@ class raw_env(AECEnv):
         nights: int | None = None,
         render_mode: str | None = None,
         observation_mode: str = "fast",
+        pixel_size: int = P.DEFAULT_PIXEL_SIZE,
     ) -> None:
         super().__init__()
-        self.core = NetworkCore(scenario, tuple(roles), k=k, nights=nights, observation_mode=observation_mode)
+        self.core = NetworkCore(scenario, tuple(roles), k=k, nights=nights, observation_mode=observation_mode,
+                                pixel_size=pixel_size)
         self.k = self.core.k
         self.possible_agents = list(self.core.agents)
         self.render_mode = render_mode
-        self._spaces = {a: _spaces(a.rsplit(".", 1)[1], self.k) for a in self.possible_agents}
+        self._spaces = {a: _spaces(a.rsplit(".", 1)[1], self.k, observation_mode) for a in self.possible_agents}
         self.observation_spaces = {a: s[0] for a, s in self._spaces.items()}
         self.action_spaces = {a: s[1] for a, s in self._spaces.items()}
         self._seed: int | None = None
@@ -163,7 +177,7 @@ class raw_env(AECEnv):
         self.terminations = {a: False for a in self.agents}
         self.truncations = {a: False for a in self.agents}
         self.infos: dict[str, dict[str, Any]] = {a: {} for a in self.agents}
-        self._obs = {a: _blank(a.rsplit(".", 1)[1], self.k) for a in self.agents}
+        self._obs = {a: _blank(a.rsplit(".", 1)[1], self.k, self.core.observation_mode) for a in self.agents}
         self._advance()
 
     def _advance(self) -> None:
@@ -238,13 +252,15 @@ class parallel_env(ParallelEnv):
         nights: int | None = None,
         render_mode: str | None = None,
         observation_mode: str = "fast",
+        pixel_size: int = P.DEFAULT_PIXEL_SIZE,
     ) -> None:
-        self.core = NetworkCore(scenario, tuple(roles), k=k, nights=nights, observation_mode=observation_mode)
+        self.core = NetworkCore(scenario, tuple(roles), k=k, nights=nights, observation_mode=observation_mode,
+                                pixel_size=pixel_size)
         self.k = self.core.k
         self.possible_agents = list(self.core.agents)
         self.agents: list[str] = []
         self.render_mode = render_mode
-        sp = {a: _spaces(a.rsplit(".", 1)[1], self.k) for a in self.possible_agents}
+        sp = {a: _spaces(a.rsplit(".", 1)[1], self.k, observation_mode) for a in self.possible_agents}
         self.observation_spaces = {a: s[0] for a, s in sp.items()}
         self.action_spaces = {a: s[1] for a, s in sp.items()}
         self._seed: int | None = None
@@ -263,7 +279,7 @@ class parallel_env(ParallelEnv):
         self._seed = int(seed)
         self.core.reset(self._seed)
         self.agents = list(self.possible_agents)
-        self._obs = {a: _blank(a.rsplit(".", 1)[1], self.k) for a in self.agents}
+        self._obs = {a: _blank(a.rsplit(".", 1)[1], self.k, self.core.observation_mode) for a in self.agents}
         self._carry: Item | None = None
         done = self._gather()
         infos = self._infos()

@@ -6,6 +6,11 @@ The whole network runs with the built-in greedy scheduler; every quality (or
 detection) decision of every site goes to this one agent, in time order.
 Useful to train or judge a frame grader or a real/bogus classifier in the loop
 (its calls change what is re-taken and followed up).
+
+``observation_mode="pixels"`` (and ``pixel_size``) pass through to
+:class:`~skytwin.envs.core.NetworkCore`: the agent then sees the rendered
+frame as the quality CNN's input, or a candidate's rendered triplet, and the
+other role runs its shipped CNN (see :mod:`skytwin.envs.pixels`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import numpy as np
 from gymnasium import spaces
 
 from skytwin.envs import observations as O
+from skytwin.envs import pixels as P
 from skytwin.envs.core import Item, NetworkCore
 from skytwin.scenarios.schema import Scenario
 
@@ -27,27 +33,31 @@ class _RoleEnv(gym.Env):
     n_act = 0
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(self, scenario: Scenario | str = "one_site_night", nights: int | None = None, render_mode: str | None = None) -> None:
-        self.core = NetworkCore(scenario, (self.role,), nights=nights)
-        self.observation_space = spaces.Box(-np.inf, np.inf, (self.n_obs,), np.float32)
+    def __init__(self, scenario: Scenario | str = "one_site_night", nights: int | None = None, render_mode: str | None = None,
+                 observation_mode: str = "fast", pixel_size: int = P.DEFAULT_PIXEL_SIZE) -> None:
+        self.core = NetworkCore(scenario, (self.role,), nights=nights, observation_mode=observation_mode, pixel_size=pixel_size)
+        self.observation_space = self._pixel_space() if self.core.pixels else spaces.Box(-np.inf, np.inf, (self.n_obs,), np.float32)
         self.action_space = spaces.Discrete(self.n_act)
         self.render_mode = render_mode
         self._item: Item | None = None
-        self._zero = np.zeros(self.n_obs, dtype=np.float32)
+        self._zero = P.zeros_like_space(self.observation_space)
+
+    def _pixel_space(self) -> spaces.Space:
+        raise NotImplementedError
 
     def action_masks(self) -> np.ndarray:
         return np.ones(self.n_act, dtype=bool)
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict]:
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         super().reset(seed=seed)
         self.core.reset(seed if seed is not None else int(self.np_random.integers(0, 2**31 - 1)))
         self._item = self.core.next_item()
         return self._observation(), dict(self._item.info) if self._item else {}
 
-    def _observation(self) -> np.ndarray:
-        return self._zero if self._item is None else self._item.obs  # type: ignore[return-value]
+    def _observation(self) -> Any:
+        return self._zero if self._item is None else self._item.obs
 
-    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict]:
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict]:
         if self._item is None:
             return self._zero, 0.0, True, False, {}
         self.core.act(self._item, int(action))
@@ -73,7 +83,9 @@ class QualityEnv(_RoleEnv):
     ## Observation Space
 
     ``Box(float32, (12,))``: fast-mode frame metrics (see
-    :data:`skytwin.envs.observations.QUALITY_FEATURES`).
+    :data:`skytwin.envs.observations.QUALITY_FEATURES`). With
+    ``observation_mode="pixels"``: ``Dict({"image": Box, "scalars": Box})``,
+    the quality CNN's input for the rendered frame.
 
     ## Action Space
 
@@ -82,16 +94,20 @@ class QualityEnv(_RoleEnv):
     ## Rewards
 
     ``skytwin.envs.rewards.QUALITY_REWARD[(true label, action)]``; the true
-    label and reason are in ``info["truth"]``, ``info["truth_reason"]``.
+    label and reason are in ``info["truth"]``, ``info["truth_reason"]`` (in pixel
+    mode, the rendered frame's own label).
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version; ``observation_mode="pixels"`` added.
     """
 
     role = "quality"
     n_obs = O.N_QUALITY
     n_act = 3
+
+    def _pixel_space(self) -> spaces.Space:
+        return P.quality_space()
 
 
 class DetectionEnv(_RoleEnv):
@@ -106,6 +122,8 @@ class DetectionEnv(_RoleEnv):
 
     ``Box(float32, (7,))``: log10 SNR, FWHM ratio, elongation, distance to the
     nearest star / 30 arcsec, negative fraction, frame FWHM / 5 arcsec, ToO flag.
+    With ``observation_mode="pixels"``: ``Box(float32, (3, 31, 31))``, the
+    candidate's rendered science, reference and difference cut-outs (ADU).
 
     ## Action Space
 
@@ -118,9 +136,12 @@ class DetectionEnv(_RoleEnv):
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version; ``observation_mode="pixels"`` added.
     """
 
     role = "detector"
     n_obs = O.N_DETECTOR
     n_act = 2
+
+    def _pixel_space(self) -> spaces.Space:
+        return P.detector_space()
