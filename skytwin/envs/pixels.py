@@ -29,7 +29,9 @@ from numpy.typing import NDArray
 
 from skytwin.agents.detection.candidates import cutouts
 from skytwin.agents.detection.subtract import subtract
-from skytwin.agents.preprocess import CUTOUT_SIZE, quality_input
+from skytwin.agents.preprocess import CUTOUT_SIZE
+from skytwin.agents.quality.inputs import quality_model_input
+from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.twin.candidate_pixels import CUTOUT_FIELD, render_candidate
 from skytwin.twin.candidates import Candidate
 from skytwin.twin.frames import RenderedFrame, RenderRequest, render_frame
@@ -47,7 +49,8 @@ def quality_pixels(frame: RenderedFrame) -> tuple[NDArray[np.float32], NDArray[n
     cond = frame.conditions
     moon = (cond["moon_illumination"], cond["moon_sep_deg"]) \
         if "moon_illumination" in cond and "moon_sep_deg" in cond else None
-    return quality_input(frame.image, frame.header, moon)
+    stars = ReferenceStars.from_truth(frame.truth) if len(frame.truth) else None
+    return quality_model_input(frame.image, frame.header, moon, stars)
 
 
 @functools.lru_cache(maxsize=1)

@@ -10,6 +10,8 @@ from astropy.io import fits
 
 from skytwin.agents.onnx_export import export_quality, run_onnx
 from skytwin.agents.quality import LABELS, load_default
+from skytwin.agents.quality.inputs import quality_model_input
+from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.training.datasets import quality_request
 from skytwin.training.sites import SITES
 from skytwin.twin.frames import render_frame, write_fits
@@ -24,7 +26,7 @@ def model():
 
 @pytest.fixture(scope="module")
 def frames():
-    return [render_frame(quality_request(424242, i, SITES)) for i in range(16)]
+    return [render_frame(quality_request(424242, i, SITES, size=512)) for i in range(16)]
 
 
 def test_fresh_frames_reach_floor(model, frames) -> None:
@@ -38,7 +40,8 @@ def test_fresh_frames_reach_floor(model, frames) -> None:
 
 
 def test_single_image_with_header_matches_batch(model, frames) -> None:
-    one = model.predict(frames[3].image, headers=[frames[3].header])
+    stars = ReferenceStars.from_truth(frames[3].truth)
+    one = model.predict(frames[3].image, headers=[frames[3].header], stars=[stars])
     batch = model.predict(frames[:5])
     assert one.labels[0] == batch.labels[3]
     # the Moon is only known from the frame object, so allow a small difference
@@ -46,8 +49,8 @@ def test_single_image_with_header_matches_batch(model, frames) -> None:
 
 
 def test_onnx_parity(model, frames, tmp_path: Path) -> None:
-    from skytwin.agents.preprocess import quality_input
-    xs, ss = zip(*(quality_input(f.image, f.header) for f in frames[:8]))
+    xs, ss = zip(*(quality_model_input(f.image, f.header, None, ReferenceStars.from_truth(f.truth))
+                   for f in frames[:8]))
     x, s = np.stack(xs), np.stack(ss)
     path = export_quality(model, tmp_path / "q.onnx")
     p_onnx, r_onnx = run_onnx(path, x=x, s=s)
@@ -103,3 +106,14 @@ def test_bad_fits_inputs_get_bad_verdict_with_reason(model, frames, tmp_path: Pa
 def test_bad_arrays_get_bad_verdict(model, image, message) -> None:
     res = model.predict([image])
     assert res.labels == ["bad"] and message in res.reasons[0]
+
+
+def test_without_a_catalogue_the_clouds_go_unmeasured(model, frames) -> None:
+    """A bare image has no zero point: the scalars say so and the model still answers."""
+    from skytwin.agents.quality.inputs import QUALITY_SCALARS
+    f = frames[0]
+    _, s = quality_model_input(f.image, f.header)
+    assert s[QUALITY_SCALARS.index("has_transparency")] == 0.0
+    assert s[QUALITY_SCALARS.index("has_psf")] == 1.0  # the brightest peaks stand in for stars
+    res = model.predict(f.image, headers=[f.header])
+    assert res.labels[0] in LABELS
