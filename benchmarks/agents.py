@@ -36,7 +36,8 @@ from skytwin.agents.checkpoint import weights_path  # noqa: E402
 from skytwin.training.datasets import make_quality_dataset  # noqa: E402
 from skytwin.training.detection_data import make_detection_dataset  # noqa: E402
 from skytwin.training.sites import HELDOUT_SITES, TRAIN_SITES  # noqa: E402
-from skytwin.training.train_anomaly import make_failure_set, recall_at_fpr  # noqa: E402
+from skytwin.training.failures import FAILURE_MODES  # noqa: E402
+from skytwin.training.train_anomaly import make_failure_set, recall_at_fpr, scores  # noqa: E402
 from skytwin.training.train_detection import fpr_at_fnr, roc_auc  # noqa: E402
 
 
@@ -115,12 +116,14 @@ def detection_timing(seed: int) -> dict[str, float]:
 def anomaly(seed: int, n: int, workers: int) -> dict[str, float]:
     m = load_anomaly()
     f = make_failure_set(n, seed + 5000, workers)
-    sn = m.score_arrays(f["x"], f["s"])
-    sa = m.score_arrays(f["x_fail"], f["s_fail"])
-    return {"anomaly_recall_at_1pct_fpr": recall_at_fpr(sn, sa),
-            "anomaly_recall_at_stored_threshold": float((sa > m.threshold).mean()),
-            "anomaly_fpr_at_stored_threshold": float((sn > m.threshold).mean()),
-            "anomaly_n": int(n)}
+    sn, sa = scores(m, f)
+    out = {"anomaly_recall_at_1pct_fpr": recall_at_fpr(sn, sa),
+           "anomaly_recall_at_stored_threshold": float((sa > m.threshold).mean()),
+           "anomaly_fpr_at_stored_threshold": float((sn > m.threshold).mean()),
+           "anomaly_n": int(n)}
+    for k, mode in enumerate(FAILURE_MODES):  # recall per mode, 1%-FPR threshold of all normals
+        out[f"anomaly_recall_{mode}"] = recall_at_fpr(sn, sa[f["mode"] == k])
+    return out
 
 
 def rubin(realdata: Path) -> dict[str, float]:

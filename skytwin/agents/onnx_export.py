@@ -10,7 +10,7 @@ model      inputs                                outputs
 =========  ====================================  =================================
 quality    x (N, 2, 64, 64), s (N, 18)           probs (N, 3), reasons (N, 8)
 detection  x (N, 3, 31, 31)                      prob (N,)
-anomaly    x (N, 2, 64, 64), s (N, 9)            score (N,)
+anomaly    m (N, 5, 32, 32), p (N, 8, 256), g (N, 3)  score (N,)
 =========  ====================================  =================================
 """
 
@@ -54,9 +54,12 @@ def export_detection(model: Any, path: str | Path) -> Path:
 
 def export_anomaly(model: Any, path: str | Path) -> Path:
     """Write the autoencoder's score as ONNX."""
+    from skytwin.agents.anomaly.features import (MAP_SIZE, N_MAPS, N_PROFILES, N_SCALARS,
+                                                 PROFILE_SIZE)
     from skytwin.agents.anomaly.model import ScoreNet
-    args = (torch.zeros(2, 2, QUALITY_SIZE, QUALITY_SIZE), torch.zeros(2, len(SCALAR_NAMES)))
-    return _export(ScoreNet(model.ae), args, ["x", "s"], ["score"], path)
+    args = (torch.zeros(2, N_MAPS, MAP_SIZE, MAP_SIZE), torch.zeros(2, N_PROFILES, PROFILE_SIZE),
+            torch.zeros(2, N_SCALARS))
+    return _export(ScoreNet(model.ae), args, ["m", "p", "g"], ["score"], path)
 
 
 def run_onnx(path: str | Path, **inputs: np.ndarray) -> list[np.ndarray]:

@@ -83,11 +83,14 @@ _DATA = {
         "dipoles from pointing errors, bright-star residuals, satellites, edge cutouts. "
         "The Rubin cutouts were never used for training. Plot: `detection_curve.png`."),
     "anomaly_ae": (
-        "Data: the quality data set's normal frames of the training sites (all weather and "
-        "quality conditions; no failure frames). Threshold: 99th percentile of the score on "
-        "the validation frames. Test: fresh frames (seed + 1000) each shown once normal and "
-        "once with a failure from `skytwin.training.failures` (never seen in training). "
-        "Plot: `anomaly_curve.png`."),
+        "Data: normal 256 x 256 frames of the training sites drawn like the quality data "
+        "set's (all weather and quality conditions; no failure frames), reduced to "
+        "noise-normalised block maps, row/column profiles and scalars "
+        "(`skytwin.agents.anomaly.features`). Indicator units: the training frames' 0.5th, "
+        "50th and 99.5th percentiles. Threshold: 99th percentile of the score on the "
+        "validation frames. Test: fresh frames (seed + 1000, training and held-out sites) "
+        "each shown once normal and once with a failure from `skytwin.training.failures` "
+        "(never seen in training or in the threshold). Plot: `anomaly_curve.png`."),
 }
 
 

@@ -2,14 +2,17 @@
 
 Units: times seconds; recall and false-positive rate fractions.
 
-``train(seed)``: the normal frames are the quality data set's (every weather
-and quality condition of every training site; cached, shared with
-``train quality``); Adam on the mean squared reconstruction error of the
-image channels plus 0.01 times that of the standardised scalars; the
-threshold is the 99th percentile of the score on the validation frames (1%
-false alarms). The test set is freshly rendered (``seed + 1000``, training
-and held-out sites): each frame once as it is, once with one of
-:data:`skytwin.training.failures.FAILURE_MODES`.
+``train(seed)``: the normal frames are rendered like the quality data set's
+(every weather and quality condition; :func:`make_anomaly_dataset`, cached)
+at the training sites only, and reduced to the autoencoder's inputs
+(:func:`skytwin.agents.anomaly.features.anomaly_input`). AdamW on the mean
+squared reconstruction error of the standardised inputs, with random flips
+of the frame; the indicators' z-score units come from the training frames,
+the threshold is the 99th percentile of the score on the validation frames
+(1% false alarms). The test set is freshly rendered (``seed + 1000``,
+training and held-out sites): each frame once as it is, once with one of
+:data:`skytwin.training.failures.FAILURE_MODES`; the failures enter neither
+training nor the threshold.
 """
 
 from __future__ import annotations
@@ -21,18 +24,43 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
+from skytwin.agents.anomaly.features import anomaly_input
 from skytwin.agents.anomaly.model import WEIGHTS, AnomalyModel, FrameAutoencoder
-from skytwin.agents.preprocess import quality_input
-from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
 from skytwin.errors import SkytwinError
-from skytwin.training.datasets import _map, make_quality_dataset, quality_request, render_safe
+from skytwin.training.common import (RUNS, Timer, cached, machine, plot_curves, progress_bar,
+                                     record_run, seed_everything)
+from skytwin.training.datasets import _map, quality_request, render_safe, split_of
 from skytwin.training.failures import FAILURE_MODES, apply_failure
-from skytwin.training.sites import SITES
-from skytwin.training.train_quality import DEFAULT_N
+from skytwin.training.sites import HELDOUT_SITES, SITES
+
+DEFAULT_N = 2400  # frame draws (held-out sites' draws skipped: ~1,800 frames)
+Inputs = tuple[NDArray, NDArray, NDArray]
 
 
-def failure_pair(args: tuple[int, int]) -> tuple[NDArray, NDArray, NDArray, NDArray, int] | None:
-    """A fresh frame, normal and with a failure: (x, s, x_fail, s_fail, mode index).
+def normal_sample(args: tuple[int, int]) -> tuple[Inputs, str] | None:
+    """The autoencoder's inputs of normal frame ``i`` and its split; None when skipped."""
+    seed, i = args
+    req = quality_request(seed, i, SITES)
+    if req.site in HELDOUT_SITES:
+        return None
+    try:
+        frame = render_safe(req)
+        return anomaly_input(frame.image, frame.header), split_of(seed, i, req.site)
+    except (ValueError, SkytwinError):
+        return None
+
+
+def make_anomaly_dataset(n: int, seed: int, workers: int = 2, progress: Any = None
+                         ) -> dict[str, NDArray]:
+    """Inputs ``m``, ``p``, ``g`` and ``split`` of the normal frames among ``n`` draws."""
+    parts = [q for q in _map(normal_sample, [(seed, i) for i in range(n)], workers, progress)
+             if q is not None]
+    return dict(m=np.stack([q[0][0] for q in parts]), p=np.stack([q[0][1] for q in parts]),
+                g=np.stack([q[0][2] for q in parts]), split=np.array([q[1] for q in parts]))
+
+
+def failure_pair(args: tuple[int, int]) -> tuple[Inputs, Inputs, int] | None:
+    """A fresh frame's inputs, normal and with a failure, and the mode index.
 
     None for a draw the renderer cannot make (see
     :func:`skytwin.training.datasets.render_safe`).
@@ -47,19 +75,24 @@ def failure_pair(args: tuple[int, int]) -> tuple[NDArray, NDArray, NDArray, NDAr
     mode = i % len(FAILURE_MODES)
     bad = apply_failure(frame.image, FAILURE_MODES[mode], rng, req.bias_adu,
                         req.read_noise_e / req.gain_e_per_adu)
-    moon = (req.moon_illumination, req.moon_sep_deg)
-    x, s = quality_input(frame.image, frame.header, moon)
-    xf, sf = quality_input(bad, frame.header, moon)
-    return x, s, xf, sf, mode
+    return anomaly_input(frame.image, frame.header), anomaly_input(bad, frame.header), mode
 
 
 def make_failure_set(n: int, seed: int, workers: int = 2, progress: Any = None
                      ) -> dict[str, NDArray]:
-    parts = [p for p in _map(failure_pair, [(seed, i) for i in range(n)], workers, progress)
-             if p is not None]
-    return dict(x=np.stack([p[0] for p in parts]), s=np.stack([p[1] for p in parts]),
-                x_fail=np.stack([p[2] for p in parts]), s_fail=np.stack([p[3] for p in parts]),
-                mode=np.array([p[4] for p in parts], np.int64))
+    """Inputs ``m``, ``p``, ``g`` of fresh normal frames, ``m_fail``... of the same with a failure."""
+    parts = [q for q in _map(failure_pair, [(seed, i) for i in range(n)], workers, progress)
+             if q is not None]
+    out = {k: np.stack([q[0][j] for q in parts]) for j, k in enumerate("mpg")}
+    out.update({f"{k}_fail": np.stack([q[1][j] for q in parts]) for j, k in enumerate("mpg")})
+    out["mode"] = np.array([q[2] for q in parts], np.int64)
+    return out
+
+
+def scores(model: AnomalyModel, f: dict[str, NDArray]) -> tuple[NDArray, NDArray]:
+    """Scores of a failure set's normal frames and of its failure frames."""
+    return (model.score_arrays(f["m"], f["p"], f["g"]),
+            model.score_arrays(f["m_fail"], f["p_fail"], f["g_fail"]))
 
 
 def recall_at_fpr(normal: NDArray, anomalous: NDArray, fpr: float = 0.01) -> float:
@@ -69,8 +102,7 @@ def recall_at_fpr(normal: NDArray, anomalous: NDArray, fpr: float = 0.01) -> flo
 
 
 def evaluate(model: AnomalyModel, f: dict[str, NDArray]) -> dict[str, Any]:
-    sn = model.score_arrays(f["x"], f["s"])
-    sa = model.score_arrays(f["x_fail"], f["s_fail"])
+    sn, sa = scores(model, f)
     per_mode = {m: recall_at_fpr(sn, sa[f["mode"] == k]) for k, m in enumerate(FAILURE_MODES)}
     return {"n_normal": int(len(sn)), "n_failures": int(len(sa)),
             "recall_at_1pct_fpr": recall_at_fpr(sn, sa),
@@ -79,7 +111,40 @@ def evaluate(model: AnomalyModel, f: dict[str, NDArray]) -> dict[str, Any]:
             "recall_per_mode": per_mode}
 
 
-def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, n_test: int = 350,
+def _flip(m: torch.Tensor, p: torch.Tensor, axis: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mirror standardised inputs along x (``axis`` -1) or y (-2): maps flip, profiles reverse."""
+    p = p.clone()
+    along = slice(1, None, 2) if axis == -1 else slice(0, None, 2)  # columns / rows
+    p[:, along] = p[:, along].flip(-1)
+    return m.flip(axis), p
+
+
+def _calibrate(ae: FrameAutoencoder, ind: torch.Tensor, q: float = 0.995) -> None:
+    """Indicator z-score units from normal frames: median, and the ``q`` / ``1 - q`` quantiles.
+
+    Reconstruction errors count only upwards; floors keep barely varying
+    indicators from dividing by ~0.
+    """
+    from skytwin.agents.anomaly.model import N_ERRORS
+    med = ind.median(dim=0).values
+    hi, lo = torch.quantile(ind, q, dim=0), torch.quantile(ind, 1 - q, dim=0)
+    floor = torch.full_like(med, 0.05)
+    floor[:N_ERRORS] = 0.1
+    ae.h_center.copy_(med)
+    ae.h_hi.copy_(torch.maximum(hi - med, floor))
+    lo_unit = torch.maximum(med - lo, floor)
+    lo_unit[:N_ERRORS] = 1e9
+    ae.h_lo.copy_(lo_unit)
+
+
+def _spread(x: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
+    """Per-channel robust spread of ``x - center`` (axis 1 is the channel)."""
+    d = (x - center).transpose(0, 1).flatten(1)
+    mad = 1.4826 * d.abs().median(dim=1).values
+    return torch.maximum(mad, 0.25 * d.std(dim=1)).clamp_min(1e-3)
+
+
+def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 40, n_test: int = 350,
           out: Path | None = None, quiet: bool = False, threads: int = 2,
           ship: bool = True) -> dict[str, Any]:
     """Train, set the threshold, evaluate (see the module docstring); return the metrics."""
@@ -90,22 +155,27 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, n_test: int = 350
 
     def make() -> dict[str, NDArray]:
         with progress_bar(n, "render normal frames", quiet) as adv:
-            return make_quality_dataset(n, seed, workers=threads, progress=adv)
+            return make_anomaly_dataset(n, seed, workers=threads, progress=adv)
 
-    d = cached(RUNS / "data" / f"quality_seed{seed}_n{n}.npz", make)
+    d = cached(RUNS / "data" / f"anomaly_seed{seed}_n{n}.npz", make)
 
     def make_fail() -> dict[str, NDArray]:
         with progress_bar(n_test, "render failure test frames", quiet) as adv:
             return make_failure_set(n_test, seed + 1000, threads, adv)
 
-    fset = cached(RUNS / "data" / f"failures_seed{seed + 1000}_n{n_test}.npz", make_fail)
+    fset = cached(RUNS / "data" / f"anomaly_failures_seed{seed + 1000}_n{n_test}.npz", make_fail)
     t_data = timer.s
-    sp = d["split"]
-    tr, va = sp == "train", sp == "val"
-    x, s = torch.as_tensor(d["x"]), torch.as_tensor(d["s"])
+    tr, va = d["split"] == "train", d["split"] == "val"
+    m, p, gs = (torch.as_tensor(d[k]) for k in "mpg")
     ae = FrameAutoencoder()
-    ae.s_mean.copy_(s[tr].mean(0))
-    ae.s_std.copy_(s[tr].std(0) + 1e-3)
+    with torch.no_grad():
+        ae.m_center.copy_(m[tr].median(dim=0).values)
+        ae.p_center.copy_(p[tr].median(dim=0).values)
+        ae.g_center.copy_(gs[tr].median(dim=0).values)
+        ae.m_scale.copy_(_spread(m[tr], ae.m_center)[:, None, None])
+        ae.p_scale.copy_(_spread(p[tr], ae.p_center)[:, None])
+        ae.g_scale.copy_(_spread(gs[tr], ae.g_center))
+        sm, sp, sg = ae.standardise(m, p, gs)
     model = AnomalyModel(ae)
     idx = torch.as_tensor(np.flatnonzero(tr))
     bs = 64
@@ -120,12 +190,11 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, n_test: int = 350
             tot = 0.0
             for i in range(0, len(perm), bs):
                 b = perm[i:i + bs]
-                xb = x[b]
-                k = int(torch.randint(0, 4, (1,), generator=g))
-                xb = torch.rot90(xb, k, dims=(2, 3))
-                img, sr = ae(xb, s[b])
-                sn = (s[b] - ae.s_mean) / ae.s_std
-                loss = ((img - xb) ** 2).mean() + 0.01 * ((sr - sn) ** 2).mean()
+                bm, bp, bg = sm[b], sp[b], sg[b]
+                for axis in (-1, -2):
+                    if float(torch.rand(1, generator=g)) < 0.5:
+                        bm, bp = _flip(bm, bp, axis)
+                loss = ae.loss(bm, bp, bg)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
@@ -133,21 +202,18 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, n_test: int = 350
                 tot += loss.item() * len(b)
             ae.eval()
             hist["train loss"].append(tot / len(perm))
-            hist["val loss"].append(float(model.score_arrays(d["x"][va], d["s"][va]).mean()))
+            with torch.no_grad():
+                hist["val loss"].append(float(ae.loss(sm[va], sp[va], sg[va])))
             adv(1)
     ae.eval()
     with torch.inference_mode():
-        ind = torch.cat([ae.indicators(x[idx[i:i + 256]], s[idx[i:i + 256]])
+        ind = torch.cat([ae.indicators(m[idx[i:i + 256]], p[idx[i:i + 256]], gs[idx[i:i + 256]])
                          for i in range(0, len(idx), 256)])
-    med = ind.median(dim=0).values
-    mad = 1.4826 * (ind - med).abs().median(dim=0).values
-    ae.h_center.copy_(med)
-    # robust scale, floored where a feature barely varies on normal frames
-    ae.h_scale.copy_(torch.maximum(torch.maximum(mad, 0.25 * ind.std(dim=0)),
-                                   torch.full_like(mad, 1e-3)))
-    ae.threshold.fill_(float(np.quantile(model.score_arrays(d["x"][va], d["s"][va]), 0.99)))
+    _calibrate(ae, ind)
+    ae.threshold.fill_(float(np.quantile(model.score_arrays(d["m"][va], d["p"][va], d["g"][va]),
+                                         0.99)))
     t_train = timer.s - t_data
-    metrics: dict[str, Any] = {"seed": seed, "n_train": int(tr.sum()),
+    metrics: dict[str, Any] = {"seed": seed, "n_train": int(tr.sum()), "n_val": int(va.sum()),
                                "threshold": model.threshold, "test": evaluate(model, fset),
                                "time_s": {"data": t_data, "train": t_train, "total": timer.s},
                                "machine": machine()}

@@ -9,7 +9,7 @@ import pytest
 
 from skytwin.agents.anomaly import load_default
 from skytwin.agents.onnx_export import export_anomaly, run_onnx
-from skytwin.agents.preprocess import quality_input
+from skytwin.agents.anomaly.features import anomaly_input
 from skytwin.training.datasets import quality_request
 from skytwin.training.failures import FAILURE_MODES, apply_failure
 from skytwin.training.sites import SITES
@@ -48,10 +48,9 @@ def test_unreadable_frames_score_inf(model) -> None:
 
 
 def test_onnx_parity(model, frames, tmp_path: Path) -> None:
-    xs, ss = zip(*(quality_input(f.image, f.header) for _, f in frames))
-    x, s = np.stack(xs), np.stack(ss)
-    (o,) = run_onnx(export_anomaly(model, tmp_path / "a.onnx"), x=x, s=s)
-    assert np.allclose(o, model.score_arrays(x, s), rtol=1e-4, atol=1e-6)
+    m, p, g = (np.stack(a) for a in zip(*(anomaly_input(f.image, f.header) for _, f in frames)))
+    (o,) = run_onnx(export_anomaly(model, tmp_path / "a.onnx"), m=m, p=p, g=g)
+    assert np.allclose(o, model.score_arrays(m, p, g), rtol=1e-4, atol=1e-5)
 
 
 def test_all_failure_modes_apply() -> None:
