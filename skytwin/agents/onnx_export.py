@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from skytwin.agents.preprocess import CUTOUT_SIZE, QUALITY_SIZE, SCALAR_NAMES
+from skytwin.agents.preprocess import CUTOUT_SIZE, QUALITY_SIZE
 from skytwin.agents.quality.inputs import QUALITY_SCALARS
 
 OPSET = 17

@@ -187,7 +187,8 @@ def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_f
     sky_mag = -2.5 * math.log10(sky_e / exptime / scale ** 2 / zp)
     step = max(1, int(math.sqrt(arr.size / 65536)))
     sub = arr[::step, ::step]
-    n_sat = float((sub >= 0.98 * sat).mean()) if sat > level else 0.0
+    # counted on every pixel: a bleed column one pixel wide falls between subsample steps
+    n_sat = float(np.count_nonzero(arr >= 0.98 * sat)) / arr.size if sat > level else 0.0
     above = sub - level
     src = above[above > 5.0 * sigma]
     norm = zp * exptime / gain  # ADU of a mag-0 star
@@ -209,34 +210,6 @@ def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_f
         finite_frac,
     ], dtype=np.float32)
     return np.nan_to_num(out, nan=0.0, posinf=10.0, neginf=-10.0)
-
-
-def quality_input(image: Any, header: Mapping[str, Any] | None = None,
-                  moon: tuple[float, float] | None = None
-                  ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """The quality model's input for one frame: channels ``(2, 64, 64)`` and scalars.
-
-    Channel 0 is the whole frame block-averaged to 64 x 64, channel 1 the
-    central 64 x 64 pixels at full resolution; both stretched with the frame's
-    background and noise (see the module docstring).
-
-    Raises
-    ------
-    PreprocessError
-        Not a 2-D numeric image, or no finite pixel.
-    """
-    arr = as_image(image)
-    level, sigma = robust_stats(arr)
-    if not math.isfinite(level):
-        raise PreprocessError("image holds no finite pixel (all NaN or inf)")
-    arr, frac = fill_nonfinite(arr, level)
-    small = downsample(arr, QUALITY_SIZE)
-    # the block average lowers the noise by the block size
-    f = max(1.0, arr.shape[0] / QUALITY_SIZE) * max(1.0, arr.shape[1] / QUALITY_SIZE)
-    ch0 = stretch(small, level, sigma / math.sqrt(f))
-    ch1 = stretch(center_crop(arr, QUALITY_SIZE, fill=level), level, sigma)
-    scalars = frame_scalars(arr, level, sigma, frac, header, moon)
-    return np.stack([ch0, ch1]), scalars
 
 
 def cutout_input(triplets: Any, size: int = CUTOUT_SIZE) -> NDArray[np.float32]:

@@ -34,7 +34,7 @@ from skytwin.agents.quality.model import WEIGHTS, QualityModel, QualityNet
 from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
 from skytwin.training.datasets import make_quality_dataset
 
-DEFAULT_N = 3000  # frames in the training data set (all splits, all sites)
+DEFAULT_N = 4000  # frames in the training data set (all splits, all sites)
 
 
 def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -79,7 +79,7 @@ def logits_of(net: QualityNet, x: np.ndarray, s: np.ndarray, bs: int = 512
     return np.concatenate(out), np.concatenate(rs)
 
 
-def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, out: Path | None = None,
+def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None = None,
           data_path: Path | None = None, quiet: bool = False, threads: int = 2,
           ship: bool = True) -> dict[str, Any]:
     """Train, calibrate and evaluate; return the metrics (see the module docstring)."""
@@ -104,7 +104,7 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 30, out: Path | None 
     net = QualityNet()
     net.s_mean.copy_(s[tr].mean(0))
     net.s_std.copy_(s[tr].std(0) + 1e-3)
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-4)
+    opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-3)
     idx_tr = torch.as_tensor(np.flatnonzero(tr))
     bs = 64
     steps = epochs * ((len(idx_tr) + bs - 1) // bs)

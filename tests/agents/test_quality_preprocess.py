@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skytwin.agents.preprocess import (CUTOUT_SIZE, QUALITY_SIZE, SCALAR_NAMES, PreprocessError,
-                                       cutout_input, downsample, quality_input, robust_stats,
-                                       stretch)
+from skytwin.agents.preprocess import (CUTOUT_SIZE, QUALITY_SIZE, PreprocessError, cutout_input,
+                                       downsample, robust_stats, stretch)
+from skytwin.agents.quality.inputs import QUALITY_SCALARS as SCALAR_NAMES
+from skytwin.agents.quality.inputs import quality_model_input as quality_input
 
 
 def _frame(seed: int = 0, n: int = 128) -> np.ndarray:

@@ -7,7 +7,7 @@ Architecture (about 140k parameters): four stride-2 3x3 convolutions (each
 followed by a stride-1 3x3 convolution) with
 batch norm and ReLU (2 -> 16 -> 32 -> 48 -> 64 channels, 64 -> 4 pixels),
 global average and max pooling, concatenated with a two-layer MLP of the
-scalars, then two heads: 3 class logits and 8 reason logits (independent
+scalars, dropout 0.2 around the joint layer during training, then two heads: 3 class logits and 8 reason logits (independent
 sigmoids, one per criterion of the labelling rule). The class logits are
 divided by a fitted temperature (:mod:`skytwin.agents.calibration`) before
 the softmax.
@@ -57,7 +57,9 @@ class QualityNet(nn.Module):
         # the rule's criteria are sharp thresholds on measured scalars: two layers for them
         self.scalars = nn.Sequential(nn.Linear(n_scalars, 64), nn.ReLU(inplace=True),
                                      nn.Linear(64, 64), nn.ReLU(inplace=True))
-        self.trunk = nn.Sequential(nn.Linear(2 * chans[-1] + 64, 96), nn.ReLU(inplace=True))
+        # dropout: a few thousand frames are easily memorised by the image branch
+        self.trunk = nn.Sequential(nn.Dropout(0.2), nn.Linear(2 * chans[-1] + 64, 96),
+                                   nn.ReLU(inplace=True), nn.Dropout(0.2))
         self.cls = nn.Linear(96, len(LABELS))
         self.reason = nn.Linear(96, len(REASONS))
         self.register_buffer("s_mean", torch.zeros(n_scalars))
