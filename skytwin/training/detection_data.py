@@ -25,7 +25,10 @@ Field ``i`` of a data set with seed ``S`` (generator ``SeedSequence([S, i, 11])`
   of it, otherwise *bogus* (its likely cause is recorded: cosmic ray, near a
   bright star, misaligned frame, other); a candidate near a change of the
   other sign only (a fading star's positive lobe) is ambiguous and left out.
-  ``sign`` records +1 or -1.
+  A change near a candidate that it cannot explain (the candidate over
+  ``EXPLAINS`` times the change's expected SNR: a faint supernova under a
+  satellite trail or a saturated star's bleed) also leaves it out. ``sign``
+  records +1 or -1.
 
 Real Rubin alerts motivated the stars and nuclei: most of Rubin's confident
 reals are flux changes of sources already in the template, half of them
@@ -57,6 +60,7 @@ from skytwin.twin.frames.wcs import pixel_to_sky
 
 FIELD_SIZE = 256  # detection frames are FIELD_SIZE x FIELD_SIZE pixels
 STORE = 35  # stored cutout side (pixels)
+EXPLAINS = 3.0  # a real candidate's SNR is at most this times its change's expected SNR
 CAUSES = ("real", "cosmic_ray", "bright_star", "misaligned", "other")
 MJD = 60676.0  # 2025-01-01, the date of every frame
 
@@ -122,16 +126,34 @@ def _on_stars(rng: np.random.Generator, stars: NDArray, n: int, lim: float, tag:
     return out
 
 
-def _label(c_x: NDArray, c_y: NDArray, same: NDArray, other: NDArray, rad: float
-           ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
-    """(real, ambiguous): a transient of the candidate's sign within ``rad``; or none but
-    one of the other sign (a fading star's positive lobe: left out of the data)."""
-    def near(t: NDArray) -> NDArray[np.bool_]:
+def _label(c_x: NDArray, c_y: NDArray, c_snr: NDArray, same: NDArray, same_snr: NDArray,
+           other: NDArray, rad: float) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+    """(real, ambiguous) per candidate (see the module docstring).
+
+    Real: a change of the candidate's sign within ``rad`` that explains its
+    signal (the candidate's SNR at most ``EXPLAINS`` times the change's
+    expected SNR ``same_snr``). Ambiguous: a change of its sign that does not
+    explain it (a faint supernova under a satellite trail or a bright star's
+    residual), or only a change of the other sign near (a fading star's
+    positive lobe).
+    """
+    def nearest(t: NDArray) -> tuple[NDArray[np.bool_], NDArray[np.intp]]:
         if not len(t):
-            return np.zeros(len(c_x), bool)
-        return np.hypot(t["x"][None] - c_x[:, None], t["y"][None] - c_y[:, None]).min(1) <= rad
-    real = near(same)
-    return real, ~real & near(other)
+            return np.zeros(len(c_x), bool), np.zeros(len(c_x), np.intp)
+        d = np.hypot(t["x"][None] - c_x[:, None], t["y"][None] - c_y[:, None])
+        return d.min(1) <= rad, d.argmin(1)
+    near, j = nearest(same)
+    explained = c_snr <= EXPLAINS * same_snr[j] if len(same) else near
+    real = near & explained
+    return real, (near & ~explained) | (~near & nearest(other)[0])
+
+
+def _expected_snr(mag: NDArray, e_per_flux: float, gain: float, noise: float, fwhm: float
+                  ) -> NDArray[np.float64]:
+    """Matched-filter SNR of a Gaussian point source of magnitude ``mag`` in a difference
+    of pixel noise ``noise`` (ADU): ``F / (2 sqrt(pi) sigma_psf noise)``."""
+    flux_adu = e_per_flux * 10 ** (-0.4 * np.asarray(mag, np.float64)) / gain
+    return flux_adu / (2 * math.sqrt(math.pi) * max(fwhm / 2.3548, 0.5) * max(noise, 1e-9))
 
 
 def _field_candidates(seed: int, index: int, site_names: tuple[str, ...], ra_shift: float
@@ -220,11 +242,17 @@ def _field_candidates(seed: int, index: int, site_names: tuple[str, ...], ra_shi
         bright = t[(t["kind"] == "star") | (t["kind"] == "bright_star")]
         bright = bright[bright["flux_obs_e"] > 200 * max(sub.noise * base["gain_e_per_adu"], 1)]
         rad = max(2.0, 0.6 * fw)
+        st = t[(t["kind"] == "star") & (t["flux_obs_e"] > 0)]
+        e_per_flux = float(np.median(st["flux_obs_e"] / 10 ** (-0.4 * st["mag"]))) if len(st) \
+            else 0.0
+        snr_of = {id(a): _expected_snr(a["mag"], e_per_flux, base["gain_e_per_adu"], sub.noise,
+                                       fw) for a in (bright_tr, faded)}
         for sign, same, other in ((1, bright_tr, faded), (-1, faded, bright_tr)):
             c = detect_candidates(sign * sub.difference, sub.noise, fw, 5.0, max_candidates=60)
             if not len(c):
                 continue
-            real, ambiguous = _label(c.x.astype(float), c.y.astype(float), same, other, rad)
+            real, ambiguous = _label(c.x.astype(float), c.y.astype(float), c.snr, same,
+                                     snr_of[id(same)], other, rad)
             keep = np.flatnonzero(~ambiguous)
             for j in keep:
                 x, y = float(c.x[j]), float(c.y[j])
