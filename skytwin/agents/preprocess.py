@@ -235,11 +235,16 @@ def cutout_input(triplets: Any, size: int = CUTOUT_SIZE) -> NDArray[np.float32]:
     if min(arr.shape[2:]) < 21:
         raise PreprocessError(f"cutouts are {arr.shape[2]}x{arr.shape[3]}; expected at least 21x21")
     arr = center_crop(arr.astype(np.float32), size, fill=np.nan)
-    n = arr.shape[0]
-    if n == 0:
+    if arr.shape[0] == 0:
         return np.zeros((0, 3, size, size), np.float32)
+    med, sig = cutout_stats(arr)
+    return stretch_cutouts(arr, med, sig)
+
+
+def cutout_stats(arr: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
+    """Per-channel level and noise ``(N, 3)`` of cutouts ``(N, 3, H, W)`` (NaN ignored)."""
+    n = arr.shape[0]
     flat = arr.reshape(n, 3, -1)
-    finite = np.isfinite(flat)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cutouts
         med = np.nanmedian(flat, axis=2)
@@ -252,8 +257,13 @@ def cutout_input(triplets: Any, size: int = CUTOUT_SIZE) -> NDArray[np.float32]:
         peak = np.nanmax(np.abs(flat - med[..., None]), axis=2)
     fallback = np.where(np.isfinite(peak) & (peak > 0), peak / 100.0, 1.0)
     sig = np.where(np.isfinite(sig), sig, fallback).astype(np.float32)
-    z = (flat - med[..., None]) / sig[..., None]
+    return med.astype(np.float32), sig
+
+
+def stretch_cutouts(arr: NDArray[np.float32], med: NDArray[np.float32],
+                    sig: NDArray[np.float32]) -> NDArray[np.float32]:
+    """``asinh`` stretch of cutouts ``(N, 3, H, W)`` with levels and noises ``(N, 3)``; NaN -> 0."""
+    z = (arr - med[..., None, None]) / sig[..., None, None]
     z = np.clip(np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0), -1000.0, 1000.0)
     out = np.arcsinh(z / 3.0) / np.float32(math.asinh(1000.0 / 3.0))
-    out = np.where(finite, out, 0.0)
-    return out.reshape(n, 3, size, size).astype(np.float32)
+    return np.where(np.isfinite(arr), out, 0.0).astype(np.float32)

@@ -15,7 +15,7 @@ from skytwin.training.detection_data import field_candidates
 from skytwin.training.sites import HELDOUT_SITES
 from skytwin.training.train_detection import roc_auc
 
-FLOOR_AUC = 0.9  # on ~3 fresh fields of held-out sites (the benchmark measures the real figure)
+FLOOR_AUC = 0.95  # 3 fresh fields of held-out sites (0.989 when set); benchmark: real figure
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,9 @@ Method (Alard & Lupton 1998, "A method for optimal image subtraction"):
 * the coefficients are a least-squares fit over stamps around up to 40
   bright, unsaturated, isolated stars; stamps whose residual is an outlier
   (over 3 robust sigmas) are dropped and the fit is repeated once;
-* the kernel is spatially constant; it is applied to the whole image by FFT.
+* the kernel is spatially constant; it is applied to the whole image by FFT;
+  the difference is NaN within the kernel's half-width of the frame's edge
+  (and of NaN pixels), where the convolution would need pixels beyond them.
   ``D = science - K * reference`` (or ``K * science - reference`` when the
   science image is the sharper one), so a brightening is positive either way
   and its flux is in the blurrier image's photometric scale.
@@ -205,6 +207,9 @@ def subtract(science: NDArray, reference: NDArray, saturation: float = np.inf
     bad = ~np.isfinite(sci) | ~np.isfinite(ref)
     if bad.any():
         diff[ndimage.binary_dilation(bad, iterations=half)] = np.nan
+    # the kernel reaches beyond the frame within ``half`` of its edge: no valid difference
+    diff[:half] = diff[-half:] = np.nan
+    diff[:, :half] = diff[:, -half:] = np.nan
     _, noise = robust_stats(diff)
     return Subtraction(diff.astype(np.float32), noise, kernel.astype(np.float32),
                        "science" if sci_sharper else "reference", fs, fr, nst, ls, lr)
