@@ -7,7 +7,7 @@ Architecture (about 140k parameters): four stride-2 3x3 convolutions (each
 followed by a stride-1 3x3 convolution) with
 batch norm and ReLU (2 -> 16 -> 32 -> 48 -> 64 channels, 64 -> 4 pixels),
 global average and max pooling, concatenated with a two-layer MLP of the
-scalars, dropout 0.2 around the joint layer during training, then two heads: 3 class logits and 8 reason logits (independent
+scalars and of the labelling rule's steps on them (:data:`RULE_STEPS`), dropout 0.2 around the joint layer during training, then two heads: 3 class logits and 8 reason logits (independent
 sigmoids, one per criterion of the labelling rule). The class logits are
 divided by a fitted temperature (:mod:`skytwin.agents.calibration`) before
 the softmax.
@@ -21,6 +21,8 @@ gets the label ``bad`` with the reason ``unreadable: ...`` and probabilities
 """
 
 from __future__ import annotations
+
+import math
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -42,6 +44,28 @@ WEIGHTS = "quality_cnn.pt"
 REASON_THRESHOLD = 0.5  # a reason is reported when its sigmoid exceeds this
 
 
+def _rule_thresholds() -> list[tuple[int, float, float]]:
+    """``(scalar index, threshold, sign)`` of each step of the labelling rule on a measured scalar.
+
+    The rule (``docs/frames.md``) is the observatory's published policy; a step
+    on a measured value (FWHM above 2", transparency below 0.8, ...) is hard
+    for a small MLP to learn sharply from a few thousand frames, so the
+    network also gets the step itself as a 0/1 input (``sign * value >
+    sign * threshold``) beside the continuous value.
+    """
+    from skytwin.twin.frames import quality as rule  # the labelling rule's constants
+
+    steps = [("psf_halfmax_arcsec", rule.FWHM_ARCSEC, 1.0), ("psf_fwhm_arcsec", rule.FWHM_ARCSEC, 1.0),
+             ("psf_ellipticity", rule.ELLIPTICITY, 1.0), ("sky_excess_mag", rule.SKY_EXCESS_MAG, 1.0),
+             ("log_transparency", tuple(math.log10(t) for t in rule.CLOUDS), -1.0),
+             ("log_saturated_fraction",
+              tuple(math.log10(t) for t in rule.SATURATED_FRACTION), 1.0)]
+    return [(QUALITY_SCALARS.index(name), t, sign) for name, ts, sign in steps for t in ts]
+
+
+RULE_STEPS = _rule_thresholds()
+
+
 class QualityNet(nn.Module):
     """The CNN (see the module docstring)."""
 
@@ -55,7 +79,8 @@ class QualityNet(nn.Module):
                        nn.BatchNorm2d(b), nn.ReLU(inplace=True)]
         self.features = nn.Sequential(*layers)
         # the rule's criteria are sharp thresholds on measured scalars: two layers for them
-        self.scalars = nn.Sequential(nn.Linear(n_scalars, 64), nn.ReLU(inplace=True),
+        self.scalars = nn.Sequential(nn.Linear(n_scalars + len(RULE_STEPS), 64),
+                                     nn.ReLU(inplace=True),
                                      nn.Linear(64, 64), nn.ReLU(inplace=True))
         # dropout: a few thousand frames are easily memorised by the image branch
         self.trunk = nn.Sequential(nn.Dropout(0.2), nn.Linear(2 * chans[-1] + 64, 96),
@@ -65,12 +90,19 @@ class QualityNet(nn.Module):
         self.register_buffer("s_mean", torch.zeros(n_scalars))
         self.register_buffer("s_std", torch.ones(n_scalars))
         self.register_buffer("temperature", torch.ones(()))
+        self.register_buffer("step_index", torch.tensor([i for i, _, _ in RULE_STEPS]),
+                             persistent=False)
+        self.register_buffer("step_threshold", torch.tensor([t * g for _, t, g in RULE_STEPS]),
+                             persistent=False)
+        self.register_buffer("step_sign", torch.tensor([g for _, _, g in RULE_STEPS]),
+                             persistent=False)
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Raw (untempered) class logits ``(N, 3)`` and reason logits ``(N, 8)``."""
         f = self.features(x)
-        f = torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3)),
-                       self.scalars((s - self.s_mean) / self.s_std)], dim=1)
+        steps = (s[:, self.step_index] * self.step_sign > self.step_threshold).to(s.dtype)
+        z = torch.cat([(s - self.s_mean) / self.s_std, steps], dim=1)
+        f = torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3)), self.scalars(z)], dim=1)
         h = self.trunk(f)
         return self.cls(h), self.reason(h)
 
