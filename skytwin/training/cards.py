@@ -96,12 +96,14 @@ _DATA = {
     "anomaly_ae": (
         "Data: normal 256 x 256 frames of the training sites drawn like the quality data "
         "set's (all weather and quality conditions; no failure frames), reduced to "
-        "noise-normalised block maps, row/column profiles and scalars "
-        "(`skytwin.agents.anomaly.features`). Indicator units: the training frames' 0.5th, "
-        "50th and 99.5th percentiles. Threshold: 99th percentile of the score on the "
-        "validation frames. Test: fresh frames (seed + 1000, training and held-out sites) "
-        "each shown once normal and once with a failure from `skytwin.training.failures` "
-        "(never seen in training or in the threshold). Plot: `anomaly_curve.png`."),
+        "noise-normalised block maps, row/column profiles (and, in the model, their "
+        "21-row running medians) and scalars, one of them the peak of the power spectrum "
+        "(`skytwin.agents.anomaly.features`). Indicator tail scales: the training frames' "
+        "90th and 99.9th percentiles (10th and 0.1st downwards). Threshold: 99th "
+        "percentile of the score on the validation and test splits' normal frames. Test: "
+        "fresh frames (seed + 1000, training and held-out sites) each shown once normal "
+        "and once with a failure from `skytwin.training.failures` (never seen in training "
+        "or in the threshold). Plot: `anomaly_curve.png`."),
 }
 
 

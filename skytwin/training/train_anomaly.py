@@ -7,10 +7,11 @@ Units: times seconds; recall and false-positive rate fractions.
 at the training sites only, and reduced to the autoencoder's inputs
 (:func:`skytwin.agents.anomaly.features.anomaly_input`). AdamW on the mean
 squared reconstruction error of the standardised inputs, with random flips
-of the frame; the indicators' z-score units come from the training frames,
-the threshold is the 99th percentile of the score on the validation frames
-(1% false alarms). The test set is freshly rendered (``seed + 1000``,
-training and held-out sites): each frame once as it is, once with one of
+of the frame; the indicators' tail scales come from the training frames,
+the threshold is the 99th percentile of the score on the validation and
+test splits' frames (1% false alarms; the autoencoder never fitted them).
+The test set is freshly rendered (``seed + 1000``, training and held-out
+sites): each frame once as it is, once with one of
 :data:`skytwin.training.failures.FAILURE_MODES`; the failures enter neither
 training nor the threshold.
 """
@@ -24,8 +25,8 @@ import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from skytwin.agents.anomaly.features import anomaly_input
-from skytwin.agents.anomaly.model import WEIGHTS, AnomalyModel, FrameAutoencoder
+from skytwin.agents.anomaly.features import FEATURES_VERSION, anomaly_input
+from skytwin.agents.anomaly.model import WEIGHTS, AnomalyModel, FrameAutoencoder, wide_profiles
 from skytwin.errors import SkytwinError
 from skytwin.training.common import (RUNS, Timer, cached, machine, plot_curves, progress_bar,
                                      record_run, seed_everything)
@@ -119,22 +120,27 @@ def _flip(m: torch.Tensor, p: torch.Tensor, axis: int) -> tuple[torch.Tensor, to
     return m.flip(axis), p
 
 
-def _calibrate(ae: FrameAutoencoder, ind: torch.Tensor, q: float = 0.995) -> None:
-    """Indicator z-score units from normal frames: median, and the ``q`` / ``1 - q`` quantiles.
+def _calibrate(ae: FrameAutoencoder, ind: torch.Tensor, q: float = 0.9, q_unit: float = 0.999
+               ) -> None:
+    """Indicator tail scores from normal frames: 0 at the ``q`` quantile, 1 at ``q_unit``.
 
-    Reconstruction errors count only upwards; floors keep barely varying
-    indicators from dividing by ~0.
+    Both ends of the scale sit in the normal frames' tail, so that each
+    indicator's score measures how far beyond its own tail a frame lies
+    (heavy- and light-tailed indicators alike), and likewise downwards
+    (quantiles ``1 - q`` and ``1 - q_unit``). Reconstruction errors count
+    only upwards; floors keep barely varying indicators from dividing by ~0.
     """
     from skytwin.agents.anomaly.model import N_ERRORS
-    med = ind.median(dim=0).values
-    hi, lo = torch.quantile(ind, q, dim=0), torch.quantile(ind, 1 - q, dim=0)
-    floor = torch.full_like(med, 0.05)
+    hi, hi_unit = torch.quantile(ind, q, dim=0), torch.quantile(ind, q_unit, dim=0)
+    lo, lo_unit = torch.quantile(ind, 1 - q, dim=0), torch.quantile(ind, 1 - q_unit, dim=0)
+    floor = torch.full_like(hi, 0.05)
     floor[:N_ERRORS] = 0.1
-    ae.h_center.copy_(med)
-    ae.h_hi.copy_(torch.maximum(hi - med, floor))
-    lo_unit = torch.maximum(med - lo, floor)
-    lo_unit[:N_ERRORS] = 1e9
-    ae.h_lo.copy_(lo_unit)
+    ae.h_center.copy_(hi)
+    ae.h_hi.copy_(torch.maximum(hi_unit - hi, floor))
+    ae.h_center_lo.copy_(lo)
+    lo_u = torch.maximum(lo - lo_unit, floor)
+    lo_u[:N_ERRORS] = 1e9
+    ae.h_lo.copy_(lo_u)
 
 
 def _spread(x: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
@@ -144,7 +150,7 @@ def _spread(x: torch.Tensor, center: torch.Tensor) -> torch.Tensor:
     return torch.maximum(mad, 0.25 * d.std(dim=1)).clamp_min(1e-3)
 
 
-def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 40, n_test: int = 350,
+def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 80, n_test: int = 350,
           out: Path | None = None, quiet: bool = False, threads: int = 2,
           ship: bool = True) -> dict[str, Any]:
     """Train, set the threshold, evaluate (see the module docstring); return the metrics."""
@@ -157,23 +163,25 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 40, n_test: int = 350
         with progress_bar(n, "render normal frames", quiet) as adv:
             return make_anomaly_dataset(n, seed, workers=threads, progress=adv)
 
-    d = cached(RUNS / "data" / f"anomaly_seed{seed}_n{n}.npz", make)
+    d = cached(RUNS / "data" / f"anomaly_f{FEATURES_VERSION}_seed{seed}_n{n}.npz", make)
 
     def make_fail() -> dict[str, NDArray]:
         with progress_bar(n_test, "render failure test frames", quiet) as adv:
             return make_failure_set(n_test, seed + 1000, threads, adv)
 
-    fset = cached(RUNS / "data" / f"anomaly_failures_seed{seed + 1000}_n{n_test}.npz", make_fail)
+    fset = cached(RUNS / "data" / f"anomaly_f{FEATURES_VERSION}_failures_seed{seed + 1000}"
+                  f"_n{n_test}.npz", make_fail)
     t_data = timer.s
     tr, va = d["split"] == "train", d["split"] == "val"
     m, p, gs = (torch.as_tensor(d[k]) for k in "mpg")
     ae = FrameAutoencoder()
     with torch.no_grad():
         ae.m_center.copy_(m[tr].median(dim=0).values)
-        ae.p_center.copy_(p[tr].median(dim=0).values)
+        pw = wide_profiles(p[tr])
+        ae.p_center.copy_(pw.median(dim=0).values)
         ae.g_center.copy_(gs[tr].median(dim=0).values)
         ae.m_scale.copy_(_spread(m[tr], ae.m_center)[:, None, None])
-        ae.p_scale.copy_(_spread(p[tr], ae.p_center)[:, None])
+        ae.p_scale.copy_(_spread(pw, ae.p_center)[:, None])
         ae.g_scale.copy_(_spread(gs[tr], ae.g_center))
         sm, sp, sg = ae.standardise(m, p, gs)
     model = AnomalyModel(ae)
@@ -210,10 +218,12 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 40, n_test: int = 350
         ind = torch.cat([ae.indicators(m[idx[i:i + 256]], p[idx[i:i + 256]], gs[idx[i:i + 256]])
                          for i in range(0, len(idx), 256)])
     _calibrate(ae, ind)
-    ae.threshold.fill_(float(np.quantile(model.score_arrays(d["m"][va], d["p"][va], d["g"][va]),
-                                         0.99)))
+    held = ~tr  # validation and test splits: normal frames the autoencoder never fitted
+    ae.threshold.fill_(float(np.quantile(
+        model.score_arrays(d["m"][held], d["p"][held], d["g"][held]), 0.99)))
     t_train = timer.s - t_data
     metrics: dict[str, Any] = {"seed": seed, "n_train": int(tr.sum()), "n_val": int(va.sum()),
+                               "n_threshold": int(held.sum()),
                                "threshold": model.threshold, "test": evaluate(model, fset),
                                "time_s": {"data": t_data, "train": t_train, "total": timer.s},
                                "machine": machine()}

@@ -42,6 +42,25 @@ def test_failures_flagged_normals_mostly_not(model, frames) -> None:
     assert np.median(scores) > np.median(normal)
 
 
+def test_fits_paths_score_like_frames(model, frames, tmp_path: Path) -> None:
+    from skytwin.twin.frames.fits_io import write_fits
+    paths = [write_fits(f, tmp_path / f"f{k}.fits") for k, (_, f) in enumerate(frames[:3])]
+    assert np.allclose(model.score(paths), model.score([f for _, f in frames[:3]]), atol=1e-4)
+    assert model.is_anomalous(paths).shape == (3,)
+
+
+def test_failures_with_headers_score_above_threshold(model, frames) -> None:
+    from skytwin.agents.anomaly.model import AnomalyModel
+    rng = np.random.default_rng(5)
+    ins = []
+    for k, (req, f) in enumerate(frames):
+        mode = ("readout_stripes", "pattern_noise", "no_exposure", "frozen_readout")[k % 4]
+        bad = apply_failure(f.image, mode, rng, req.bias_adu, req.read_noise_e / req.gain_e_per_adu)
+        ins.append(anomaly_input(bad, f.header))
+    s = AnomalyModel.score_arrays(model, *(np.stack(a) for a in zip(*ins)))
+    assert (s > model.threshold).mean() >= 0.75
+
+
 def test_unreadable_frames_score_inf(model) -> None:
     s = model.score([np.full((32, 32), np.nan)])
     assert np.isinf(s[0]) and model.is_anomalous([np.full((32, 32), np.nan)])[0]

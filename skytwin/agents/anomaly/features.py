@@ -40,9 +40,14 @@ profiles   ``(8, 256)``, one value per row (even channels) or column (odd),
 6, 7       fraction of the row's (column's) pixels that are saturated
 =========  ==================================================================
 
-scalars ``(3,)``: ``asinh`` of the sky above bias in read-noise sigmas, log10
-of the frame's robust sigma over the expected noise, and the fraction of
-pixels at bias level minus the expected fraction.
+scalars ``(4,)``: ``asinh`` of the sky above bias in read-noise sigmas, log10
+of the frame's robust sigma over the expected noise, the fraction of
+pixels at bias level minus the expected fraction, and the peak of the
+frame's power spectrum: log10 of the largest over the median power at
+periods shorter than 32 pixels, of the central (at most) 256 x 256 pixels
+after a smooth background is subtracted and the residual clipped to +-5
+expected-noise sigmas (stars and trails are broad in frequency; electronic
+interference is a narrow peak; white noise alone gives ~1.2).
 
 Saturation is a normal condition (bright stars and their bleed columns):
 saturated pixels are counted in their own channels and replaced by sky noise
@@ -64,11 +69,14 @@ from numpy.typing import NDArray
 
 from skytwin.agents.preprocess import PreprocessError, _hval, as_image, fill_nonfinite, robust_stats
 
+FEATURES_VERSION = 2  # bumped when the inputs change (names the training data caches)
 MAP_SIZE = 32  # side of the block maps (blocks)
 PROFILE_SIZE = 256  # length of the row and column profiles (rows or row groups)
 N_MAPS = 5
 N_PROFILES = 8
-N_SCALARS = 3
+N_SCALARS = 4
+SPECTRUM_SIZE = 256  # side of the central crop whose power spectrum is taken (pixels)
+SPECTRUM_MIN_FREQ = 1.0 / 32.0  # cycles per pixel: shorter periods only
 _MAD = 1.4826  # MAD -> Gaussian sigma
 _ADJ = 0.6745 * math.sqrt(2.0)  # median |a - b| of two independent unit Gaussians
 
@@ -130,9 +138,45 @@ def _bias_fraction(level_adu: float, bias: float, rn: float, gain: float) -> flo
     return 0.5 * (math.erf((k - mu) / math.sqrt(2.0)) - math.erf((-k - mu) / math.sqrt(2.0)))
 
 
+def _interp(n: int, c: NDArray, v: NDArray) -> NDArray[np.float64]:
+    """Piecewise-linear ``v`` at block centres ``c`` on ``0 .. n - 1``, extrapolated linearly."""
+    x = np.arange(n, dtype=np.float64)
+    out = np.interp(x, c, v)
+    lo, hi = x < c[0], x > c[-1]
+    out[lo] = v[0] + (x[lo] - c[0]) * (v[1] - v[0]) / (c[1] - c[0])
+    out[hi] = v[-1] + (x[hi] - c[-1]) * (v[-1] - v[-2]) / (c[-1] - c[-2])
+    return out
+
+
+def _smooth_background(arr: NDArray, n: int = 8) -> NDArray[np.float64]:
+    """Bilinear interpolation of the medians of an ``n`` x ``n`` grid of blocks (ADU)."""
+    ny, nx = arr.shape
+    ey, ex = np.linspace(0, ny, n + 1).astype(int), np.linspace(0, nx, n + 1).astype(int)
+    med = np.array([[np.median(arr[ey[i]:ey[i + 1], ex[j]:ex[j + 1]]) for j in range(n)]
+                    for i in range(n)])
+    cy, cx = (ey[:-1] + ey[1:] - 1) / 2.0, (ex[:-1] + ex[1:] - 1) / 2.0
+    along_x = np.array([_interp(nx, cx, row) for row in med])
+    return np.array([_interp(ny, cy, col) for col in along_x.T]).T
+
+
+def spectral_peak(arr: NDArray, sig0: float) -> float:
+    """log10 of the peak over the median power at short periods (module docstring)."""
+    ny, nx = arr.shape
+    y0, x0 = max(0, (ny - SPECTRUM_SIZE) // 2), max(0, (nx - SPECTRUM_SIZE) // 2)
+    a = np.asarray(arr[y0:y0 + SPECTRUM_SIZE, x0:x0 + SPECTRUM_SIZE], np.float64)
+    if min(a.shape) < 16:
+        return 0.0
+    r = np.clip((a - _smooth_background(a)) / max(sig0, 1e-6), -5.0, 5.0)
+    power = np.abs(np.fft.rfft2(r - r.mean())) ** 2
+    fy = np.fft.fftfreq(a.shape[0])[:, None]
+    fx = np.fft.rfftfreq(a.shape[1])[None, :]
+    sel = power[np.hypot(fy, fx) >= SPECTRUM_MIN_FREQ]
+    return float(np.log10(max(sel.max(), 1e-12) / max(np.median(sel), 1e-12)))
+
+
 def anomaly_input(image: Any, header: Mapping[str, Any] | None = None
                   ) -> tuple[NDArray[np.float32], NDArray[np.float32], NDArray[np.float32]]:
-    """Maps ``(5, 32, 32)``, profiles ``(8, 256)`` and scalars ``(3,)`` of one frame.
+    """Maps ``(5, 32, 32)``, profiles ``(8, 256)`` and scalars ``(4,)`` of one frame.
 
     See the module docstring.
 
@@ -200,5 +244,5 @@ def anomaly_input(image: Any, header: Mapping[str, Any] | None = None
     sky = (level - bias) / rn if math.isfinite(bias) and rn > 0 else 10.0
     scalars = np.array([math.asinh(sky), math.log10(max(sigma / sig0, 1e-3)),
                         float((np.abs(arr - bias) < 3.0 * rn).mean()) - p_bias
-                        if math.isfinite(bias) else 0.0], np.float32)
+                        if math.isfinite(bias) else 0.0, spectral_peak(arr, sig0)], np.float32)
     return maps.astype(np.float32), profiles.astype(np.float32), scalars

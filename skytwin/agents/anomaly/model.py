@@ -2,27 +2,41 @@
 
 Units: inputs are the noise-normalised maps, row/column profiles and scalars
 of :func:`skytwin.agents.anomaly.features.anomaly_input`; the score is
-dimensionless (robust z-scores scaled so that 1 is the 99.5th percentile of
-normal training frames), and a frame is anomalous above the threshold
-stored with the weights (the 99th percentile of the score on normal
-validation frames, i.e. 1% false alarms by construction).
+dimensionless (per-indicator tail scores, 0 at the normal training frames'
+90th percentile and 1 at their 99.9th), and a frame is anomalous above the
+threshold stored with the weights (the 99th percentile of the score on
+normal validation and test frames, i.e. 1% false alarms by construction).
+
+The profiles enter twice: as they are, and as their running median over
+:data:`WIDE` rows or columns (:func:`wide_profiles`), which keeps bands of
+rows or columns and removes narrow features (satellite trails along a row,
+bright stars' bleed columns) that give the profiles their heavy tails on
+normal frames.
 
 Architecture: the maps ``(5, 32, 32)`` go through stride-2 3x3 convolutions
-5 -> 16 -> 32 -> 64 channels (4 x 4), the profiles ``(8, 256)`` through
-stride-2 1-D convolutions 8 -> 16 -> 32 -> 32 -> 64 (16 positions); both,
-with the 3 scalars, meet in a 32-number bottleneck, and mirrored decoders
-(transposed convolutions) reconstruct them. Inputs are standardised with
-the training frames' per-element median and per-channel spread.
+5 -> 16 -> 32 -> 64 channels (4 x 4), the profiles with their running
+medians ``(16, 256)`` through stride-2 1-D convolutions 16 -> 16 -> 32 -> 32
+-> 64 (16 positions); both, with the scalars, meet in a 32-number
+bottleneck, and mirrored decoders (transposed convolutions) reconstruct
+them. Inputs are standardised with the training frames' per-element median
+and per-channel spread.
 
 Score (:meth:`FrameAutoencoder.indicators`): for each scored channel, the
 largest squared error over 2 x 2 blocks of the maps or 4 rows/columns of the
 profiles (failures are local: a band of rows, a few columns, a corner), in
-log; the mean error of maps and of profiles; and the frame-wide median of
+log; the mean error of maps and of profiles; the sharpest edge of each wide
+profile (its largest change over ``2 * EDGE`` rows or columns, in the
+profile's own units: normal frames' wide structure, such as vignetting, Moon
+and twilight gradients, is smooth, whereas a failing detector or shutter
+starts and ends abruptly); and the frame-wide median of
 every input channel and the scalars (what the reconstruction cannot see: a
-uniform shift, such as pattern noise raising the noise everywhere). Each is
-a robust z-score against normal training frames (median, and the 99.5th or
-0.5th percentile as the unit), and the score is the largest. The saturation
-channels are context only: bright stars' bleed columns are normal.
+uniform shift, such as pattern noise raising the noise everywhere). Each
+indicator is put on a tail scale fitted to the normal training frames
+(``(x - q90) / (q99.9 - q90)`` upwards, the mirror image downwards for the
+medians; errors and edges count upwards only), so that heavy- and
+light-tailed indicators count alike, and the
+score is the largest. The narrow saturation channels are context only:
+bright stars' bleed columns are normal; the wide ones are scored.
 """
 
 from __future__ import annotations
@@ -43,15 +57,34 @@ from skytwin.errors import SkytwinError
 WEIGHTS = "anomaly_ae.pt"
 LATENT = 32
 CLIP = 10.0  # standardised inputs are clipped to +-CLIP before encoding
+WIDE = 21  # rows/columns: running median of the profiles (removes features <= 10 wide)
+N_PROF_IN = 2 * N_PROFILES  # the profiles, then their running medians
 SCORED_MAPS = (0, 1, 2, 3)  # the saturation map (4) is context only
-SCORED_PROFILES = (0, 1, 2, 3, 4, 5)  # the saturation profiles (6, 7) are context only
-N_INDICATORS = len(SCORED_MAPS) + len(SCORED_PROFILES) + 2 + N_MAPS + N_PROFILES + N_SCALARS
-N_ERRORS = len(SCORED_MAPS) + len(SCORED_PROFILES) + 2  # the reconstruction part
+# the narrow profiles' saturation channels (6, 7) are context only (bleed columns);
+# the wide ones' are scored (a saturated band wider than WIDE // 2)
+SCORED_PROFILES = (0, 1, 2, 3, 4, 5) + tuple(N_PROFILES + k for k in range(N_PROFILES))
+EDGE = 2  # rows/columns: a band's edge is the change of a wide profile over 2 * EDGE
+# upward-only indicators: reconstruction errors, then the wide profiles' sharpest edges
+N_ERRORS = len(SCORED_MAPS) + len(SCORED_PROFILES) + 2 + N_PROFILES
+N_INDICATORS = N_ERRORS + N_MAPS + N_PROFILES + N_SCALARS
 
 
 def _median(x: torch.Tensor) -> torch.Tensor:
     """Median over the last axis (the lower of the middle two), in ops that export to ONNX."""
     return torch.sort(x, dim=-1).values[..., (x.shape[-1] - 1) // 2]
+
+
+def wide_profiles(p: torch.Tensor, width: int = WIDE) -> torch.Tensor:
+    """``p`` ``(N, C, L)`` and its running median over ``width`` positions ``(N, 2C, L)``.
+
+    The running median keeps bands of rows or columns at least ``width // 2 + 1``
+    wide and removes narrower ones (satellite trails along a row, bleed columns).
+    """
+    h = width // 2
+    q = nn.functional.pad(p, (h, h), mode="replicate")
+    L = p.shape[-1]
+    win = torch.stack([q[..., k:k + L] for k in range(width)], -1)
+    return torch.cat([p, _median(win)], 1)
 
 
 class FrameAutoencoder(nn.Module):
@@ -64,7 +97,7 @@ class FrameAutoencoder(nn.Module):
             nn.Conv2d(16, 32, 3, 2, 1), nn.ReLU(inplace=True),
             nn.Conv2d(32, 64, 3, 2, 1), nn.ReLU(inplace=True))
         self.enc_p = nn.Sequential(
-            nn.Conv1d(N_PROFILES, 16, 5, 2, 2), nn.ReLU(inplace=True),
+            nn.Conv1d(N_PROF_IN, 16, 5, 2, 2), nn.ReLU(inplace=True),
             nn.Conv1d(16, 32, 5, 2, 2), nn.ReLU(inplace=True),
             nn.Conv1d(32, 32, 5, 2, 2), nn.ReLU(inplace=True),
             nn.Conv1d(32, 64, 5, 2, 2), nn.ReLU(inplace=True))
@@ -79,23 +112,29 @@ class FrameAutoencoder(nn.Module):
             nn.ConvTranspose1d(64, 32, 4, 2, 1), nn.ReLU(inplace=True),
             nn.ConvTranspose1d(32, 32, 4, 2, 1), nn.ReLU(inplace=True),
             nn.ConvTranspose1d(32, 16, 4, 2, 1), nn.ReLU(inplace=True),
-            nn.ConvTranspose1d(16, N_PROFILES, 4, 2, 1))
+            nn.ConvTranspose1d(16, N_PROF_IN, 4, 2, 1))
         # input standardisation: per-element median, per-channel spread (training frames)
         self.register_buffer("m_center", torch.zeros(N_MAPS, MAP_SIZE, MAP_SIZE))
         self.register_buffer("m_scale", torch.ones(N_MAPS, 1, 1))
-        self.register_buffer("p_center", torch.zeros(N_PROFILES, PROFILE_SIZE))
-        self.register_buffer("p_scale", torch.ones(N_PROFILES, 1))
+        self.register_buffer("p_center", torch.zeros(N_PROF_IN, PROFILE_SIZE))
+        self.register_buffer("p_scale", torch.ones(N_PROF_IN, 1))
         self.register_buffer("g_center", torch.zeros(N_SCALARS))
         self.register_buffer("g_scale", torch.ones(N_SCALARS))
-        # indicator z-scores: median, upper and lower units (normal training frames)
+        # indicator tail scores: upper and lower anchors and units (normal training frames)
         self.register_buffer("h_center", torch.zeros(N_INDICATORS))
         self.register_buffer("h_hi", torch.ones(N_INDICATORS))
+        self.register_buffer("h_center_lo", torch.zeros(N_INDICATORS))
         self.register_buffer("h_lo", torch.full((N_INDICATORS,), 1e9))
         self.register_buffer("threshold", torch.tensor(float("inf")))
 
     def standardise(self, m: torch.Tensor, p: torch.Tensor, g: torch.Tensor
                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return ((m - self.m_center) / self.m_scale, (p - self.p_center) / self.p_scale,
+        """Standardised maps, profiles and their running medians (:func:`wide_profiles`), scalars."""
+        return self._standardise(m, wide_profiles(p), g)
+
+    def _standardise(self, m: torch.Tensor, pw: torch.Tensor, g: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return ((m - self.m_center) / self.m_scale, (pw - self.p_center) / self.p_scale,
                 (g - self.g_center) / self.g_scale)
 
     def forward(self, m: torch.Tensor, p: torch.Tensor, g: torch.Tensor
@@ -116,20 +155,24 @@ class FrameAutoencoder(nn.Module):
                 + 0.1 * ((rg - g) ** 2).mean())
 
     def indicators(self, m: torch.Tensor, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        """Localised log errors and frame-wide medians ``(N, N_INDICATORS)`` (module docstring)."""
-        sm, sp, sg = self.standardise(m, p, g)
+        """Local log errors, wide-profile edges, frame-wide medians ``(N, N_INDICATORS)``."""
+        pw = wide_profiles(p)
+        sm, sp, sg = self._standardise(m, pw, g)
         rm, rp, _ = self(sm, sp, sg)
         em, ep = (rm - sm) ** 2, (rp - sp) ** 2
         lm = nn.functional.avg_pool2d(em[:, list(SCORED_MAPS)], 2).flatten(2).amax(2)
         lp = nn.functional.avg_pool1d(ep[:, list(SCORED_PROFILES)], 4).amax(2)
         err = torch.cat([lm, lp, em.mean((1, 2, 3))[:, None], ep.mean((1, 2))[:, None]], 1)
+        wide = pw[:, N_PROFILES:]
+        edge = (wide[..., 2 * EDGE:] - wide[..., :-2 * EDGE]).abs().amax(2)
         glob = torch.cat([_median(m.flatten(2)), _median(p), g], 1)
-        return torch.cat([torch.log(err + 1e-2), glob], 1)
+        return torch.cat([torch.log(err + 1e-2), edge, glob], 1)
 
     def error(self, m: torch.Tensor, p: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
-        """Anomaly score per frame: the largest robust z-score of :meth:`indicators`."""
-        d = self.indicators(m, p, g) - self.h_center
-        return torch.maximum(d / self.h_hi, -d / self.h_lo).amax(dim=1)
+        """Anomaly score per frame: the largest tail score of :meth:`indicators`."""
+        h = self.indicators(m, p, g)
+        return torch.maximum((h - self.h_center) / self.h_hi,
+                             (self.h_center_lo - h) / self.h_lo).amax(dim=1)
 
 
 class ScoreNet(nn.Module):
@@ -181,7 +224,7 @@ class AnomalyModel:
         ok = []
         for i, item in enumerate(items):
             try:
-                img, hdr, _ = _as_inputs(item)
+                img, hdr = _as_inputs(item)[:2]
                 ins.append(anomaly_input(img, hdr))
             except SkytwinError:
                 continue
