@@ -192,7 +192,14 @@ def _peaks(arr: NDArray[np.float32], level: float, sigma: float, n: int,
     sm = ndimage.gaussian_filter(arr, 1.5)
     peak = (sm == ndimage.maximum_filter(sm, size=2 * int(ISOLATION_PIX) + 1)) & \
         (sm > level + 5.0 * sigma / 3.0) & (arr < SATURATION_FRACTION * saturate)
+    peak[[0, -1], :] = peak[:, [0, -1]] = False
     ys, xs = np.nonzero(peak)
+    # a star spreads over its neighbours; a hot pixel or cosmic-ray hit does not
+    above = arr - np.float32(level)
+    centre = above[ys, xs]
+    neigh = 0.25 * (above[ys - 1, xs] + above[ys + 1, xs] + above[ys, xs - 1] + above[ys, xs + 1])
+    keep = neigh > 0.25 * centre
+    ys, xs = ys[keep], xs[keep]
     order = np.argsort(sm[ys, xs])[::-1][:n]
     return xs[order].astype(float), ys[order].astype(float)
 
