@@ -82,3 +82,10 @@ def test_cutout_input_rejects_small_or_misshapen() -> None:
         cutout_input(np.zeros((2, 3, 20, 20)))
     with pytest.raises(PreprocessError, match="science, reference, difference"):
         cutout_input(np.zeros((2, 2, 30, 30)))
+
+
+@pytest.mark.parametrize("floor", [-1e9, 0.5, 5.0, 1e9])
+def test_top_percentile_equals_numpys(floor) -> None:
+    from skytwin.agents.preprocess import _top_percentile
+    a = (np.random.default_rng(1).normal(0, 1, 65536) ** 3).astype(np.float32)
+    assert _top_percentile(a, 99.9, floor) == pytest.approx(float(np.percentile(a, 99.9)), rel=1e-6)
