@@ -12,8 +12,9 @@ CNN). :func:`torch_threads` sets the count for one call and restores it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 
@@ -33,3 +34,26 @@ def torch_threads(n: int | None) -> Iterator[None]:
         yield
     finally:
         torch.set_num_threads(old)
+
+
+class ShippedModelPolicy:
+    """A role policy around one edge model, loaded on first use (once per policy object).
+
+    Subclasses set :attr:`load_model` (the model's ``load_default``) and
+    write ``predict``; a call runs under :func:`torch_threads` ``(threads)``.
+    """
+
+    load_model: Callable[[], Any]
+
+    def __init__(self, model: Any = None, threads: int | None = 1) -> None:
+        self._model = model
+        self.threads = threads
+
+    @property
+    def model(self) -> Any:
+        if self._model is None:
+            self._model = type(self).load_model()
+        return self._model
+
+    def reset(self, seed: int | None = None) -> None:
+        pass

@@ -137,7 +137,8 @@ def center_crop(arr: NDArray, size: int, fill: float = 0.0) -> NDArray:
     return out
 
 
-def _hval(header: Mapping[str, Any] | None, key: str, default: float) -> float:
+def header_value(header: Mapping[str, Any] | None, key: str, default: float) -> float:
+    """A header keyword as a finite float (a ``(value, comment)`` pair too), else ``default``."""
     if not header or key not in header:
         return default
     v = header[key]
@@ -194,12 +195,12 @@ def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_f
     bias 0 frame at a zero point of 1e9 e-/s), so a bare image still works.
     ``moon`` is ``(illumination, separation_deg)`` when known.
     """
-    scale = _hval(header, "PIXSCALE", 1.0)
-    exptime = max(_hval(header, "EXPTIME", 60.0), 1e-3)
-    gain = max(_hval(header, "GAIN", 1.0), 1e-6)
-    bias = _hval(header, "BIASLEV", 0.0)
-    zp = max(_hval(header, "MAGZERO", 1e9), 1.0)
-    sat = _hval(header, "SATURATE", float(np.nanmax(arr)) if arr.size else 65535.0)
+    scale = header_value(header, "PIXSCALE", 1.0)
+    exptime = max(header_value(header, "EXPTIME", 60.0), 1e-3)
+    gain = max(header_value(header, "GAIN", 1.0), 1e-6)
+    bias = header_value(header, "BIASLEV", 0.0)
+    zp = max(header_value(header, "MAGZERO", 1e9), 1.0)
+    sat = header_value(header, "SATURATE", float(np.nanmax(arr)) if arr.size else 65535.0)
     band = _hstr(header, "FILTER", "clear")
     dark = DARK_SKY_MAG.get(band, 21.0)
     sky_e = max((level - bias) * gain, 1e-3)
@@ -214,9 +215,9 @@ def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_f
     flux = float(src.sum()) * step * step / norm
     peak = _top_percentile(above, 99.9, 5.0 * sigma) / norm if above.size else 0.0
     illum, sep = moon if moon is not None else (
-        _hval(header, "MOONILL", 0.0), _hval(header, "MOONSEP", 180.0))
-    ra, dec = _hval(header, "RA", math.nan), _hval(header, "DEC", math.nan)
-    expected_noise = math.sqrt(sky_e + _hval(header, "RDNOISE", 0.0) ** 2) / gain
+        header_value(header, "MOONILL", 0.0), header_value(header, "MOONSEP", 180.0))
+    ra, dec = header_value(header, "RA", math.nan), header_value(header, "DEC", math.nan)
+    expected_noise = math.sqrt(sky_e + header_value(header, "RDNOISE", 0.0) ** 2) / gain
     out = np.array([
         scale,
         dark - sky_mag,

@@ -67,7 +67,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from skytwin.agents.preprocess import PreprocessError, _hval, as_image, fill_nonfinite, robust_stats
+from skytwin.agents.preprocess import PreprocessError, header_value, as_image, fill_nonfinite, robust_stats
 
 FEATURES_VERSION = 2  # bumped when the inputs change (names the training data caches)
 MAP_SIZE = 32  # side of the block maps (blocks)
@@ -115,8 +115,8 @@ def _noise_model(header: Mapping[str, Any] | None, level: float, sigma: float
                  ) -> tuple[float, float, float]:
     """(bias ADU, read noise ADU, gain e-/ADU); without the keywords, a model that gives ``sigma``."""
     if header and all(k in header for k in ("GAIN", "RDNOISE", "BIASLEV")):
-        gain = max(_hval(header, "GAIN", 1.0), 1e-6)
-        return _hval(header, "BIASLEV", 0.0), _hval(header, "RDNOISE", 0.0) / gain, gain
+        gain = max(header_value(header, "GAIN", 1.0), 1e-6)
+        return header_value(header, "BIASLEV", 0.0), header_value(header, "RDNOISE", 0.0) / gain, gain
     return -math.inf, sigma, 0.0
 
 
@@ -194,7 +194,7 @@ def anomaly_input(image: Any, header: Mapping[str, Any] | None = None
     arr, _ = fill_nonfinite(arr, level)
     bias, rn, gain = _noise_model(header, level, sigma)
     sig0 = float(_expected(level, bias, rn, gain))
-    sat_adu = _hval(header, "SATURATE", math.inf)
+    sat_adu = header_value(header, "SATURATE", math.inf)
     sat = arr >= 0.98 * sat_adu
     if sat.any():  # saturation is a normal condition: its own channel, sky noise in its place
         arr = arr.copy()

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 
 from skytwin.agents.detection.model import DetectionModel, load_default
-from skytwin.agents.inference import torch_threads
+from skytwin.agents.inference import ShippedModelPolicy, torch_threads
 
 BOGUS, REAL = 0, 1
 
 
-class DetectionCNNPolicy:
+class DetectionCNNPolicy(ShippedModelPolicy):
     """Call each candidate real or bogus with the real/bogus CNN (see the module docstring).
 
     Parameters
@@ -36,22 +36,13 @@ class DetectionCNNPolicy:
     """
 
     name = "detection_cnn"
+    load_model = staticmethod(load_default)
 
     def __init__(self, model: DetectionModel | None = None, threshold: float = 0.5,
                  threads: int | None = 1) -> None:
-        self._model = model
+        super().__init__(model, threads)
         self.threshold = threshold
-        self.threads = threads
         self.last_probability = float("nan")
-
-    @property
-    def model(self) -> DetectionModel:
-        if self._model is None:
-            self._model = load_default()
-        return self._model
-
-    def reset(self, seed: int | None = None) -> None:
-        pass
 
     def predict(self, observation: Any, deterministic: bool = True) -> int:
         obs = observation["observation"] if isinstance(observation, dict) else observation

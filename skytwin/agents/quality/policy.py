@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
-from skytwin.agents.inference import torch_threads
+from skytwin.agents.inference import ShippedModelPolicy, torch_threads
 from skytwin.agents.quality.model import QualityModel, load_default
 
 
-class QualityCNNPolicy:
+class QualityCNNPolicy(ShippedModelPolicy):
     """Label each frame with the quality CNN (see the module docstring).
 
     Parameters
@@ -34,20 +34,11 @@ class QualityCNNPolicy:
     """
 
     name = "quality_cnn"
+    load_model = staticmethod(load_default)
 
     def __init__(self, model: QualityModel | None = None, threads: int | None = 1) -> None:
-        self._model = model
-        self.threads = threads
+        super().__init__(model, threads)
         self.last_probabilities: np.ndarray | None = None
-
-    @property
-    def model(self) -> QualityModel:
-        if self._model is None:
-            self._model = load_default()
-        return self._model
-
-    def reset(self, seed: int | None = None) -> None:
-        pass
 
     def predict(self, observation: Any, deterministic: bool = True) -> int:
         obs = observation.get("observation", observation) if isinstance(observation, dict) else observation

@@ -43,6 +43,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from skytwin.agents.preprocess import header_value
+
 STAMP = 16  # stack half-size (pixels): stamps are (2 * STAMP + 1) square
 MAX_STARS = 32  # stars stacked and measured
 ISOLATION_PIX = 8.0  # no brighter-than-(mag + ISOLATION_DMAG) neighbour this close
@@ -90,18 +92,6 @@ class StarMeasurement:
     n_stars: int
     halfmax_arcsec: float  # diameter of the stack's area above half its peak (NaN: no stack)
     snr: float  # peak over the noise of the stack's border
-
-
-def _hval(header: Mapping[str, Any] | None, key: str, default: float) -> float:
-    if not header or key not in header:
-        return default
-    v = header[key]
-    v = v[0] if isinstance(v, tuple) else v
-    try:
-        f = float(v)
-    except (TypeError, ValueError):
-        return default
-    return f if math.isfinite(f) else default
 
 
 def background_model(arr: NDArray[np.float32], block: int = 8
@@ -234,14 +224,14 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
 
     ny, nx = arr.shape
     size = 2 * STAMP + 1
-    scale = _hval(header, "PIXSCALE", 1.0)
-    saturate = _hval(header, "SATURATE", float(arr.max()) + 1.0)
-    gain = max(_hval(header, "GAIN", 1.0), 1e-6)
+    scale = header_value(header, "PIXSCALE", 1.0)
+    saturate = header_value(header, "SATURATE", float(arr.max()) + 1.0)
+    gain = max(header_value(header, "GAIN", 1.0), 1e-6)
     expected_adu = None
     if stars is not None and len(stars):
         idx = _select(stars, nx, ny)
         xs, ys = stars.x[idx], stars.y[idx]
-        zp = _hval(header, "MAGZERO", math.nan) * _hval(header, "EXPTIME", math.nan) / gain
+        zp = header_value(header, "MAGZERO", math.nan) * header_value(header, "EXPTIME", math.nan) / gain
         expected_adu = zp * 10.0 ** (-0.4 * stars.mag[idx])
     elif min(nx, ny) > size:
         xs, ys = _peaks(arr, level, sigma, MAX_STARS, saturate)
@@ -301,7 +291,7 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
         coef, _, _ = background_model(arr)
         xr = (ix - nx / 2) / (nx / 2)
         yr = (iy - ny / 2) / (ny / 2)
-        flat = 1.0 + coef[3] / max(coef[0] - _hval(header, "BIASLEV", 0.0), 1e-6) \
+        flat = 1.0 + coef[3] / max(coef[0] - header_value(header, "BIASLEV", 0.0), 1e-6) \
             * (xr ** 2 + yr ** 2)
         ratio = flux / np.maximum(flat, 0.2) / np.maximum(expected_adu, 1e-12)
         trans = weighted_median(ratio, expected_adu ** 2)  # inverse variance at fixed noise
