@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,6 +63,26 @@ SCALAR_NAMES = (
 
 class PreprocessError(SkytwinError):
     """An input that cannot be normalised (wrong shape or dtype, no finite pixel)."""
+
+
+def frame_inputs(item: Any) -> tuple[Any, Mapping[str, Any] | None, tuple[float, float] | None,
+                                     Any]:
+    """Image, header, Moon ``(illumination, separation_deg)`` and truth table of one input.
+
+    ``item`` is an image array, a ``RenderedFrame`` or a FITS path (read with
+    :func:`skytwin.twin.frames.fits_io.read_fits`); what it does not carry is
+    ``None``. The truth table of a twin frame is its catalogue (see
+    :class:`skytwin.agents.quality.stars.ReferenceStars`).
+    """
+    if isinstance(item, (str, Path)):
+        from skytwin.twin.frames.fits_io import read_fits  # FITS reading lives with the frames
+        item = read_fits(item)
+    if hasattr(item, "image") and hasattr(item, "header"):
+        cond = getattr(item, "conditions", None) or {}
+        moon = (cond["moon_illumination"], cond["moon_sep_deg"]) \
+            if "moon_illumination" in cond and "moon_sep_deg" in cond else None
+        return item.image, item.header, moon, getattr(item, "truth", None)
+    return item, None, None, None
 
 
 def as_image(image: Any) -> NDArray[np.float32]:

@@ -29,7 +29,7 @@ from numpy.typing import NDArray
 
 from skytwin.agents.detection.candidates import cutouts
 from skytwin.agents.detection.subtract import subtract
-from skytwin.agents.preprocess import CUTOUT_SIZE
+from skytwin.agents.preprocess import CUTOUT_SIZE, frame_inputs
 from skytwin.agents.quality.inputs import quality_model_input
 from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.twin.candidate_pixels import CUTOUT_FIELD, render_candidate
@@ -46,11 +46,9 @@ def quality_pixels(frame: RenderedFrame) -> tuple[NDArray[np.float32], NDArray[n
 
     The one call of the model's preprocessing in the environments.
     """
-    cond = frame.conditions
-    moon = (cond["moon_illumination"], cond["moon_sep_deg"]) \
-        if "moon_illumination" in cond and "moon_sep_deg" in cond else None
-    stars = ReferenceStars.from_truth(frame.truth) if len(frame.truth) else None
-    return quality_model_input(frame.image, frame.header, moon, stars)
+    image, header, moon, truth = frame_inputs(frame)
+    stars = ReferenceStars.from_truth(truth) if truth is not None and len(truth) else None
+    return quality_model_input(image, header, moon, stars)
 
 
 @functools.lru_cache(maxsize=1)

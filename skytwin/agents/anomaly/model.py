@@ -52,6 +52,7 @@ from torch import nn
 from skytwin.agents.anomaly.features import (MAP_SIZE, N_MAPS, N_PROFILES, N_SCALARS,
                                              PROFILE_SIZE, anomaly_input)
 from skytwin.agents.checkpoint import load_state, save_state, shipped
+from skytwin.agents.preprocess import frame_inputs
 from skytwin.errors import SkytwinError
 
 WEIGHTS = "anomaly_ae.pt"
@@ -216,7 +217,6 @@ class AnomalyModel:
 
         A frame that cannot be read or normalised scores ``inf`` (anomalous).
         """
-        from skytwin.agents.quality.model import _as_inputs
         items = list(frames) if isinstance(frames, (list, tuple)) or (
             isinstance(frames, np.ndarray) and frames.ndim == 3) else [frames]
         out = np.full(len(items), np.inf, np.float32)
@@ -224,7 +224,7 @@ class AnomalyModel:
         ok = []
         for i, item in enumerate(items):
             try:
-                img, hdr = _as_inputs(item)[:2]
+                img, hdr = frame_inputs(item)[:2]
                 ins.append(anomaly_input(img, hdr))
             except SkytwinError:
                 continue

@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from skytwin.agents.checkpoint import load_state, save_state, shipped
+from skytwin.agents.preprocess import frame_inputs
 from skytwin.agents.quality.inputs import QUALITY_SCALARS, quality_model_input
 from skytwin.agents.quality.labels import LABELS, REASONS
 from skytwin.agents.quality.stars import ReferenceStars
@@ -131,26 +132,6 @@ class QualityResult:
         return iter((self.labels, self.probabilities, self.reasons))
 
 
-def _as_inputs(item: Any) -> tuple[NDArray, Mapping[str, Any] | None, tuple[float, float] | None,
-                                    ReferenceStars | None]:
-    """Image, header, Moon and reference stars of one input (array, RenderedFrame or FITS path).
-
-    A twin frame (or a skytwin FITS file with its TRUTH table) brings its own
-    catalogue: the twin plays the part Gaia plays for a real site.
-    """
-    if isinstance(item, (str, Path)):
-        from skytwin.twin.frames.fits_io import read_fits  # FITS reading lives with the frames
-        item = read_fits(item)
-    if hasattr(item, "image") and hasattr(item, "header"):
-        cond = getattr(item, "conditions", None) or {}
-        moon = (cond["moon_illumination"], cond["moon_sep_deg"]) \
-            if "moon_illumination" in cond and "moon_sep_deg" in cond else None
-        truth = getattr(item, "truth", None)
-        stars = ReferenceStars.from_truth(truth) if truth is not None and len(truth) else None
-        return item.image, item.header, moon, stars
-    return item, None, None, None
-
-
 class QualityModel:
     """The quality CNN with its temperature, on CPU (see the module docstring)."""
 
@@ -201,7 +182,10 @@ class QualityModel:
         xs, ss, bad = [], [], {}
         for i, item in enumerate(items):
             try:
-                img, hdr, moon, cat = _as_inputs(item)
+                img, hdr, moon, truth = frame_inputs(item)
+                # a twin frame brings its catalogue: the twin plays the part Gaia plays
+                cat = ReferenceStars.from_truth(truth) if truth is not None and len(truth) \
+                    else None
                 if headers is not None and hdr is None:
                     hdr = headers[i]
                 if stars is not None and stars[i] is not None:
