@@ -37,6 +37,11 @@ from skytwin.agents.quality.labels import LABELS, REASONS
 from skytwin.errors import SkytwinError
 from skytwin.training.sites import HELDOUT_SITES, SITES, SiteProfile
 from skytwin.twin.frames import RenderRequest, render_frame, zeropoint_e_per_s
+from skytwin.twin.frames.quality import QualityInputs
+
+# the labelling rule's inputs (:class:`~skytwin.twin.frames.quality.QualityInputs`), stored per
+# frame so a model can learn the measurements behind the label, not the label alone
+CONDITIONS: tuple[str, ...] = QualityInputs.__slots__
 
 FRAME_SIZE = 256  # default side of a drawn frame (pixels; the anomaly data's)
 QUALITY_FRAME_SIZE = 512  # side of the quality data set's frames: enough stars for the PSF
@@ -144,6 +149,7 @@ class QualitySample:
     site: str
     split: str
     baseline: NDArray[np.float32]  # measured features (NaN when not measured)
+    conditions: NDArray[np.float64]  # the physical truth behind the label, over CONDITIONS
 
 
 def reasons_vector(reason: str) -> NDArray[np.float32]:
@@ -200,8 +206,9 @@ def make_quality_sample(args: tuple[int, int, tuple[str, ...], int]) -> QualityS
                           or (split == "heldout" and index % 3 == 0)):
         from skytwin.agents.quality.baseline import baseline_features
         base = baseline_features(frame.image, frame.header, _moon(req), stars)
+    cond = np.array([frame.conditions[k] for k in CONDITIONS], np.float64)
     return QualitySample(x, s, LABELS.index(frame.quality), reasons_vector(frame.reason),
-                         req.site, split, base)
+                         req.site, split, base, cond)
 
 
 from skytwin.agents.quality.baseline import BASELINE_FEATURES  # noqa: E402
@@ -227,7 +234,7 @@ def _map(fn: Callable, items: list, workers: int, progress: Callable[[int], None
 def make_quality_dataset(n: int, seed: int, sites: Sequence[str] | None = None,
                          measure_every: int = 8, workers: int = 2,
                          progress: Callable[[int], None] | None = None) -> dict[str, NDArray]:
-    """``n`` quality frames as arrays: x, s, label, reasons, site, split, baseline."""
+    """``n`` quality frames as arrays: x, s, label, reasons, site, split, baseline, conditions."""
     names = tuple(sites) if sites else tuple(s.name for s in SITES)
     items = [(seed, i, names, measure_every) for i in range(n)]
     samples = [q for q in _map(make_quality_sample, items, workers, progress) if q is not None]
@@ -237,6 +244,7 @@ def make_quality_dataset(n: int, seed: int, sites: Sequence[str] | None = None,
         reasons=np.stack([q.reasons for q in samples]),
         site=np.array([q.site for q in samples]), split=np.array([q.split for q in samples]),
         baseline=np.stack([q.baseline for q in samples]),
+        conditions=np.stack([q.conditions for q in samples]),
     )
 
 

@@ -7,8 +7,12 @@ Units: times seconds; accuracies fractions.
 1. the data set (:func:`skytwin.training.datasets.make_quality_dataset`, all
    sites, cached under ``runs/data``); the held-out sites never enter
    training or calibration;
-2. the CNN, Adam with cosine learning-rate decay, cross-entropy on the class
-   and binary cross-entropy on the reasons of non-good frames; random flips
+2. the CNN, AdamW with a one-cycle learning rate; the loss is the Gaussian
+   negative log-likelihood of the twin's true conditions under the
+   network's estimates, cross-entropy on the trail class, the negative
+   log-likelihood of the label under the rule's probabilities
+   (:mod:`skytwin.agents.quality.rule_head`), and binary cross-entropy on
+   the reasons of non-good frames; random flips
    and 90-degree rotations of both image channels (quality does not depend
    on orientation); the epoch with the best validation accuracy is kept;
 3. temperature scaling on the validation split;
@@ -32,7 +36,8 @@ from skytwin.agents.calibration import (expected_calibration_error, fit_temperat
 from skytwin.agents.quality.baseline import QualityBaseline, design_matrix
 from skytwin.agents.quality.model import WEIGHTS, QualityModel, QualityNet
 from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
-from skytwin.training.datasets import make_quality_dataset
+from skytwin.agents.quality.rule_head import gaussian_nll, measured_scalars, targets
+from skytwin.training.datasets import CONDITIONS, make_quality_dataset
 
 DEFAULT_N = 4000  # frames in the training data set (all splits, all sites)
 
@@ -101,9 +106,11 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
     s = torch.as_tensor(d["s"])
     y = torch.as_tensor(d["label"])
     r = torch.as_tensor(d["reasons"])
+    target, trail = (torch.as_tensor(a) for a in targets(d["conditions"], CONDITIONS))
     net = QualityNet()
     net.s_mean.copy_(s[tr].mean(0))
     net.s_std.copy_(s[tr].std(0) + 1e-3)
+    net.correction_scale.copy_((target[tr] - measured_scalars(s[tr])).std(0) + 1e-3)
     opt = torch.optim.AdamW(net.parameters(), lr=3e-3, weight_decay=1e-3)
     idx_tr = torch.as_tensor(np.flatnonzero(tr))
     bs = 64
@@ -119,10 +126,13 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
             tot = 0.0
             for i in range(0, len(perm), bs):
                 b = perm[i:i + bs]
-                lo, rl = net(augment(x[b], g), s[b])
+                mean, log_sigma, trail_logits, rl = net.heads(augment(x[b], g), s[b])
+                log_p = net.rule(mean, log_sigma.exp(), trail_logits).log()
                 bad = (y[b] > 0).float()[:, None]
-                loss = ce(lo, y[b]) + (nn.functional.binary_cross_entropy_with_logits(
-                    rl, r[b], reduction="none") * bad).mean()
+                loss = (gaussian_nll(target[b], mean, log_sigma) + ce(trail_logits, trail[b])
+                        + nn.functional.nll_loss(log_p, y[b])
+                        + (nn.functional.binary_cross_entropy_with_logits(
+                            rl, r[b], reduction="none") * bad).mean())
                 opt.zero_grad()
                 loss.backward()
                 opt.step()

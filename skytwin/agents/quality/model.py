@@ -4,17 +4,25 @@ Units: inputs are the dimensionless channels and scalars of
 :func:`skytwin.agents.quality.inputs.quality_model_input`; outputs are probabilities.
 
 Architecture (about 140k parameters): four stride-2 3x3 convolutions (each
-followed by a stride-1 3x3 convolution) with
-batch norm and ReLU (2 -> 16 -> 32 -> 48 -> 64 channels, 64 -> 4 pixels),
-global average and max pooling, concatenated with a two-layer MLP of the
-scalars and of the labelling rule's steps on them (:data:`RULE_STEPS`), dropout 0.2 around the joint layer during training, then two heads: 3 class logits and 8 reason logits (independent
-sigmoids, one per criterion of the labelling rule). The class logits are
-divided by a fitted temperature (:mod:`skytwin.agents.calibration`) before
-the softmax.
+followed by a stride-1 3x3 convolution) with batch norm and ReLU (2 -> 16 ->
+32 -> 48 -> 64 channels, 64 -> 4 pixels), global average and max pooling,
+concatenated with a two-layer MLP of the scalars and of the labelling rule's
+steps on them (:data:`RULE_STEPS`), dropout 0.2 around the joint layer
+during training, then two heads:
+
+* the estimates of the labelling rule's quantities (FWHM, ellipticity,
+  transparency, sky excess, saturated fraction: each the measured scalar
+  plus a learned correction, with a learned uncertainty) and of the trail
+  class, turned into good / medium / bad probabilities by the rule itself
+  (:mod:`skytwin.agents.quality.rule_head`); the log-probabilities are
+  divided by a fitted temperature (:mod:`skytwin.agents.calibration`) and
+  renormalised;
+* 8 reason logits (independent sigmoids, one per criterion of the rule).
 
 :class:`QualityModel` wraps the network: ``predict(frames)`` takes images,
 ``RenderedFrame`` objects, FITS paths, or a ``(N, ny, nx)`` stack, and
-returns labels, probabilities ``(N, 3)`` and reasons. A frame that cannot be
+returns labels, probabilities ``(N, 3)``, reasons and the estimates behind
+them (:func:`measurements`). A frame that cannot be
 read or normalised (truncated or empty FITS, all NaN, wrong shape or dtype)
 gets the label ``bad`` with the reason ``unreadable: ...`` and probabilities
 ``(0, 0, 1)``, never an exception.
@@ -25,7 +33,7 @@ from __future__ import annotations
 import math
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +46,8 @@ from skytwin.agents.checkpoint import load_state, save_state, shipped
 from skytwin.agents.preprocess import frame_inputs
 from skytwin.agents.quality.inputs import QUALITY_SCALARS, quality_model_input
 from skytwin.agents.quality.labels import LABELS, REASONS
+from skytwin.agents.quality.rule_head import (MEASURED, TRAIL_CLASSES, RuleProbabilities,
+                                              measured_scalars)
 from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.errors import SkytwinError
 
@@ -86,10 +96,14 @@ class QualityNet(nn.Module):
         # dropout: a few thousand frames are easily memorised by the image branch
         self.trunk = nn.Sequential(nn.Dropout(0.2), nn.Linear(2 * chans[-1] + 64, 96),
                                    nn.ReLU(inplace=True), nn.Dropout(0.2))
-        self.cls = nn.Linear(96, len(LABELS))
+        # the rule's quantities (mean and log sigma each) and the trail classes; see rule_head
+        self.measure = nn.Linear(96, 2 * len(MEASURED) + len(TRAIL_CLASSES))
         self.reason = nn.Linear(96, len(REASONS))
+        self.rule = RuleProbabilities()
         self.register_buffer("s_mean", torch.zeros(n_scalars))
         self.register_buffer("s_std", torch.ones(n_scalars))
+        # typical size of the correction to each measurement (set from the training data)
+        self.register_buffer("correction_scale", torch.ones(len(MEASURED)))
         self.register_buffer("temperature", torch.ones(()))
         self.register_buffer("step_index", torch.tensor([i for i, _, _ in RULE_STEPS]),
                              persistent=False)
@@ -98,14 +112,24 @@ class QualityNet(nn.Module):
         self.register_buffer("step_sign", torch.tensor([g for _, _, g in RULE_STEPS]),
                              persistent=False)
 
-    def forward(self, x: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Raw (untempered) class logits ``(N, 3)`` and reason logits ``(N, 8)``."""
+    def heads(self, x: torch.Tensor, s: torch.Tensor
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Estimates' means and log sigmas ``(N, 5)``, trail logits ``(N, 3)``, reason logits."""
         f = self.features(x)
         steps = (s[:, self.step_index] * self.step_sign > self.step_threshold).to(s.dtype)
         z = torch.cat([(s - self.s_mean) / self.s_std, steps], dim=1)
         f = torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3)), self.scalars(z)], dim=1)
         h = self.trunk(f)
-        return self.cls(h), self.reason(h)
+        m = self.measure(h)
+        k = len(MEASURED)
+        mean = measured_scalars(s) + m[:, :k] * self.correction_scale
+        log_sigma = m[:, k:2 * k] + self.correction_scale.log()
+        return mean, log_sigma, m[:, 2 * k:], self.reason(h)
+
+    def forward(self, x: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class log-probabilities ``(N, 3)`` (the untempered logits) and reason logits ``(N, 8)``."""
+        mean, log_sigma, trails, reasons = self.heads(x, s)
+        return self.rule(mean, log_sigma.exp(), trails).log(), reasons
 
 
 class CalibratedQualityNet(nn.Module):
@@ -127,9 +151,28 @@ class QualityResult:
     labels: list[str]
     probabilities: NDArray[np.float32]  # (N, 3) over LABELS
     reasons: list[str]
+    # the estimates behind each label (see :func:`measurements`); {} for an unreadable frame
+    measurements: list[dict[str, float | str]] = field(default_factory=list)
 
     def __iter__(self):  # labels, probabilities, reasons = model.predict(...)
         return iter((self.labels, self.probabilities, self.reasons))
+
+
+def measurements(mean: NDArray, trail_probs: NDArray) -> list[dict[str, float | str]]:
+    """The network's estimates per frame in the labelling rule's units.
+
+    ``fwhm_arcsec``, ``ellipticity`` (1 - b/a), ``transparency`` (fraction),
+    ``sky_excess_mag`` (magnitudes brighter than the band's dark sky),
+    ``saturated_fraction`` (floored at 1e-6) and ``trails`` (one of
+    :data:`~skytwin.agents.quality.rule_head.TRAIL_CLASSES`).
+    """
+    out: list[dict[str, float | str]] = []
+    for m, t in zip(np.asarray(mean, np.float64), np.asarray(trail_probs)):
+        out.append({"fwhm_arcsec": math.exp(m[0]), "ellipticity": float(m[1]),
+                    "transparency": math.exp(m[2]), "sky_excess_mag": float(m[3]),
+                    "saturated_fraction": 10.0 ** m[4],
+                    "trails": TRAIL_CLASSES[int(np.argmax(t))]})
+    return out
 
 
 class QualityModel:
@@ -144,10 +187,19 @@ class QualityModel:
     # ------------------------------------------------------------ inference
     def predict_arrays(self, x: NDArray, s: NDArray) -> tuple[NDArray, NDArray]:
         """Class probabilities ``(N, 3)`` and reason probabilities ``(N, 8)`` of preprocessed inputs."""
+        p, r, _, _ = self._infer(x, s)
+        return p, r
+
+    def _infer(self, x: NDArray, s: NDArray) -> tuple[NDArray, NDArray, NDArray, NDArray]:
+        """Probabilities, reason probabilities, estimates' means and trail probabilities."""
         with torch.inference_mode():
-            p, r = self.calibrated(torch.as_tensor(np.asarray(x, np.float32)),
-                                   torch.as_tensor(np.asarray(s, np.float32)))
-        return p.numpy(), r.numpy()
+            mean, log_sigma, trails, reasons = self.net.heads(
+                torch.as_tensor(np.asarray(x, np.float32)),
+                torch.as_tensor(np.asarray(s, np.float32)))
+            log_p = self.net.rule(mean, log_sigma.exp(), trails).log()
+            p = torch.softmax(log_p / self.net.temperature, dim=1)
+            return (p.numpy(), torch.sigmoid(reasons).numpy(), mean.numpy(),
+                    torch.softmax(trails, dim=1).numpy())
 
     def predict(self, frames: Any, headers: Sequence[Mapping[str, Any] | None] | None = None,
                 deterministic: bool = True,
@@ -198,9 +250,12 @@ class QualityModel:
         probs = np.zeros((len(items), len(LABELS)), np.float32)
         rprobs = np.zeros((len(items), len(REASONS)), np.float32)
         good_idx = [i for i in range(len(items)) if i not in bad]
+        meas: list[dict[str, float | str]] = [{} for _ in items]
         if good_idx:
-            p, r = self.predict_arrays(np.stack(xs), np.stack(ss))
+            p, r, mean, trails = self._infer(np.stack(xs), np.stack(ss))
             probs[good_idx], rprobs[good_idx] = p, r
+            for i, m in zip(good_idx, measurements(mean, trails)):
+                meas[i] = m
         labels, reasons = [], []
         for i in range(len(items)):
             if i in bad:
@@ -211,7 +266,7 @@ class QualityModel:
             k = int(np.argmax(probs[i]))
             labels.append(LABELS[k])
             reasons.append(_reason(rprobs[i]) if k > 0 else "")
-        return QualityResult(labels, probs, reasons)
+        return QualityResult(labels, probs, reasons, meas)
 
     __call__ = predict
 

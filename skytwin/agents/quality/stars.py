@@ -15,17 +15,22 @@ are used (the three brightest in any case).
 * the **stacked PSF**: the pixel-wise median of background-subtracted
   stamps centred on the stars' catalogue positions, each divided by its
   catalogue flux (a neighbour, trail or halo in a few stamps drops out); GalSim's adaptive moments
-  (:func:`galsim.hsm.FindAdaptiveMom`) on the stack give its FWHM and
-  ellipticity. Whole-pixel centring broadens the stack by a uniform
-  +-0.5 pixel jitter (variance 1/12 pixel^2 per axis), which is taken off
-  the measured second moment;
-* the **transparency**: the median over stars of the flux in an aperture of
-  2.5 stack FWHM (at least 4 pixels), background from the stamp's border,
-  divided by the flux the catalogue magnitude predicts, weighted by the
-  square of that flux (its inverse variance when the sky dominates the noise), each star first
-  divided by the frame's vignetting at its position (a ``a + b x + c y + d r^2``
-  fit to block medians of the background: the radial term is the flat
-  field's fall-off, the plane the sky's gradient).
+  (:func:`galsim.hsm.FindAdaptiveMom`) and the half-maximum area give its
+  FWHM and ellipticity, both measured on the stack band-limit interpolated
+  to :data:`UPSAMPLE` times finer pixels: on the native grid a PSF under
+  ~2 pixels FWHM (good seeing at most sites) makes HSM collapse ("object is too
+  small") and quantises the half-maximum area;
+* the **transparency** (:func:`catalogue_transparency`): the weighted
+  median over all the usable catalogue stars (not only the stacked ones) of
+  the flux in an aperture of 2.5 stack FWHM (at least 4 pixels) at the
+  catalogue position, background from the stamp's border, divided by the
+  flux the catalogue magnitude predicts, each star first divided by the
+  frame's vignetting at its position (a ``a + b x + c y + d r^2`` fit to
+  block medians of the background: the radial term is the flat field's
+  fall-off, the plane the sky's gradient).
+
+The stacked stars are those nearest the frame centre (field curvature
+broadens the outer ones; the frame's seeing is quoted on axis).
 
 Frames without a catalogue (``stars=None``) fall back to the brightest local
 maxima of the smoothed image for the stack and report the transparency as
@@ -52,6 +57,8 @@ ISOLATION_DMAG = 3.0
 SATURATION_FRACTION = 0.8  # a stamp whose peak is above this fraction of SATURATE is skipped
 MIN_SNR = 15.0  # catalogue stars fainter than this (flux / noise in a 4-pixel aperture) are skipped
 CATALOG_MAG_ERROR = 0.03  # scatter added to the twin's magnitudes: a Gaia-based catalogue's
+PHOT_FLOOR = 0.05  # relative error added to each star's photometry (catalogue, cloud patches)
+UPSAMPLE = 3  # the stack is measured on pixels this many times finer (odd: keeps the centre)
 
 
 @dataclass(frozen=True)
@@ -144,13 +151,28 @@ def _fourier_shift(stamps: NDArray[np.float64], fx: NDArray, fy: NDArray
     return np.fft.ifft2(np.fft.fft2(stamps) * ramp).real
 
 
-def half_max_diameter(stack: NDArray) -> float:
-    """Diameter (pixels) of a disc with the area of the stack above half its peak.
+def upsample(stack: NDArray, k: int = UPSAMPLE) -> NDArray[np.float64]:
+    """The (odd-sided, background-free) stack on ``k`` times finer pixels, by zero-padding its spectrum.
+
+    Band-limited interpolation keeps the stack's second moments and shape,
+    where a spline would blur them; the pixel values keep their scale
+    (peak-normalised stays peak-normalised up to the interpolation).
+    """
+    n = stack.shape[0]
+    spec = np.fft.fftshift(np.fft.fft2(stack))
+    pad = (k * n - n) // 2
+    # sample j of the fine grid lies at original position j / k
+    return np.fft.ifft2(np.fft.ifftshift(np.pad(spec, pad))).real * (k * k)
+
+
+def half_max_diameter(stack: NDArray, closing: int = 1) -> float:
+    """Diameter (pixels) of a disc with the area inside the stack's outer half-maximum contour.
 
     The area is counted with linear interpolation between neighbouring pixel
-    values, so a barely resolved star is not quantised to whole pixels; a
-    defocus doughnut counts its ring (its central dip below half the peak
-    excluded), as its half-maximum contour does.
+    values, so a barely resolved star is not quantised to whole pixels; only
+    the region joined to the peak counts (noise elsewhere does not), and a
+    defocus doughnut's central dip counts in, as in the twin's truth FWHM
+    (:func:`skytwin.twin.frames.psf.half_max_area_diameter`).
     """
     peak = float(stack.max())
     if not peak > 0:
@@ -158,8 +180,14 @@ def half_max_diameter(stack: NDArray) -> float:
     z = stack / peak
     # fraction of each pixel above 0.5, treating the pixel value as the mean of a linear ramp
     frac = np.clip((z - 0.5) / 0.5 + 0.5, 0.0, 1.0)
-    frac[z < 0.25] = 0.0
-    return 2.0 * math.sqrt(float(frac.sum()) / math.pi)
+    # a closing joins a noisy doughnut's ring, broken where noise dips below half the peak
+    joined = ndimage.binary_closing(z > 0.5, iterations=closing)
+    labels, _ = ndimage.label(joined)
+    core = (labels == labels[np.unravel_index(int(np.argmax(z)), z.shape)]) & (z > 0.5)
+    filled = ndimage.binary_fill_holes(ndimage.binary_closing(core, iterations=closing))
+    rim = ndimage.binary_dilation(filled) & ~filled & (z >= 0.25)
+    area = float(filled.sum()) - float((1.0 - frac[core]).sum()) + float(frac[rim].sum())
+    return 2.0 * math.sqrt(max(area, 0.0) / math.pi)
 
 
 def snr_stack(stack: NDArray) -> float:
@@ -212,6 +240,40 @@ def _select(stars: ReferenceStars, nx: int, ny: int) -> NDArray[np.intp]:
     return order[~close.any(axis=1)]
 
 
+def catalogue_transparency(arr: NDArray[np.float32], phot: tuple, rad: float, sigma: float,
+                           gain: float, header: Mapping[str, Any] | None) -> float:
+    """Measured over predicted flux of the catalogue stars, their weighted median.
+
+    ``phot`` holds the unsaturated stars' indices, background-subtracted
+    stamps, stamp centres, sub-pixel offsets and predicted fluxes (ADU).
+    Every usable star counts, not only the PSF stars: clouds are patchy, and
+    the label's transparency is the mean over the frame. Each star's flux in
+    a circular aperture of radius ``rad`` pixels at its catalogue position is
+    divided by the vignetting there; its weight is the inverse of its
+    relative variance (sky and read noise over the aperture, the star's
+    shot noise) plus :data:`PHOT_FLOOR` squared, so that no few bright
+    stars stand for the whole frame.
+    """
+    use, stamps, ix, iy, fx, fy, expected = phot
+    if use.size == 0:
+        return math.nan
+    ny, nx = arr.shape
+    off = np.arange(-STAMP, STAMP + 1, dtype=np.float64)
+    dy = off[None, :, None] - fy[use, None, None]
+    dx = off[None, None, :] - fx[use, None, None]
+    aperture = dx ** 2 + dy ** 2 <= rad ** 2
+    flux = (stamps[use] * aperture).sum(axis=(1, 2))
+    coef, _, _ = background_model(arr)
+    xr = (ix[use] - nx / 2) / (nx / 2)
+    yr = (iy[use] - ny / 2) / (ny / 2)
+    flat = 1.0 + coef[3] / max(coef[0] - header_value(header, "BIASLEV", 0.0), 1e-6) \
+        * (xr ** 2 + yr ** 2)
+    f_exp = np.maximum(expected[use], 1e-12)
+    ratio = flux / np.maximum(flat, 0.2) / f_exp
+    rel_var = (aperture.sum(axis=(1, 2)) * sigma ** 2 + f_exp / gain) / f_exp ** 2
+    return weighted_median(ratio, 1.0 / (rel_var + PHOT_FLOOR ** 2))
+
+
 def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
                   header: Mapping[str, Any] | None = None,
                   stars: ReferenceStars | None = None) -> StarMeasurement:
@@ -254,13 +316,20 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     stamps -= np.median(border, axis=1)[:, None, None]
     unsat = arr[iy, ix] < SATURATION_FRACTION * saturate
     unsat &= stamps.max(axis=(1, 2)) + level < SATURATION_FRACTION * saturate
+    phot = None
     if expected_adu is not None:
+        phot = (np.flatnonzero(unsat), stamps, ix, iy, xs[ok] - ix, ys[ok] - iy, expected_adu)
         # stars the catalogue says are bright enough to measure (the 3 brightest in any case)
         snr = expected_adu / (sigma * 4.0 * math.sqrt(math.pi))
         unsat &= (snr > MIN_SNR) | (np.arange(unsat.size) < 3)
-    stamps, ix, iy = stamps[unsat][:MAX_STARS], ix[unsat][:MAX_STARS], iy[unsat][:MAX_STARS]
+    use = np.flatnonzero(unsat)
     if expected_adu is not None:
-        expected_adu = expected_adu[unsat][:MAX_STARS]
+        # the stars nearest the centre (see the module docstring)
+        use = use[np.argsort(np.hypot(ix[use] - nx / 2, iy[use] - ny / 2), kind="stable")]
+    use = use[:MAX_STARS]
+    stamps, ix, iy = stamps[use], ix[use], iy[use]
+    if expected_adu is not None:
+        expected_adu = expected_adu[use]
     n = len(stamps)
     if n == 0:
         return StarMeasurement(stack.astype(np.float32), math.nan, math.nan, math.nan, 0,
@@ -269,32 +338,24 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     if expected_adu is not None:
         weight = np.maximum(expected_adu, 1e-12)
         # centre each stamp on its catalogue position
-        fx, fy = xs[ok][unsat][:MAX_STARS] - ix, ys[ok][unsat][:MAX_STARS] - iy
+        fx, fy = xs[ok][use] - ix, ys[ok][use] - iy
         stamps = _fourier_shift(stamps, fx, fy)
     else:
         weight = np.maximum(stamps[:, STAMP - 1:STAMP + 2, STAMP - 1:STAMP + 2].sum(axis=(1, 2)),
                             1e-12)
     stack = np.median(stamps / weight[:, None, None], axis=0)
     fwhm, ell = math.nan, math.nan
-    mom = galsim.hsm.FindAdaptiveMom(galsim.Image(stack), strict=False)
+    fine = upsample(stack)
+    mom = galsim.hsm.FindAdaptiveMom(galsim.Image(fine), strict=False)
     if mom.moments_status == 0 and mom.moments_sigma > 0:
-        fwhm = 2.3548 * mom.moments_sigma * scale
+        fwhm = 2.3548 * mom.moments_sigma * scale / UPSAMPLE
         g = min(abs(mom.observed_shape.g), 0.999)
         ell = 1.0 - (1.0 - g) / (1.0 + g)
-    halfmax = half_max_diameter(stack) * scale
+    halfmax = half_max_diameter(fine, closing=UPSAMPLE) * scale / UPSAMPLE
     trans = math.nan
-    if expected_adu is not None and np.isfinite(expected_adu).all():
+    if phot is not None and np.isfinite(phot[-1]).all():
         rad = max(4.0, 2.5 * fwhm / scale) if math.isfinite(fwhm) else 8.0
-        rad = min(rad, float(STAMP))
-        rr = np.hypot(off[:, None], off[None, :])
-        flux = (stamps * (rr <= rad)).sum(axis=(1, 2))
-        coef, _, _ = background_model(arr)
-        xr = (ix - nx / 2) / (nx / 2)
-        yr = (iy - ny / 2) / (ny / 2)
-        flat = 1.0 + coef[3] / max(coef[0] - header_value(header, "BIASLEV", 0.0), 1e-6) \
-            * (xr ** 2 + yr ** 2)
-        ratio = flux / np.maximum(flat, 0.2) / np.maximum(expected_adu, 1e-12)
-        trans = weighted_median(ratio, expected_adu ** 2)  # inverse variance at fixed noise
+        trans = catalogue_transparency(arr, phot, min(rad, float(STAMP)), sigma, gain, header)
     peak = stack.max()
     norm = (stack / peak if peak > 0 else stack).astype(np.float32)
     return StarMeasurement(norm, fwhm, ell, trans, n, halfmax, snr_stack(stack))

@@ -23,8 +23,13 @@ Field variation (``field_curvature``): the PSF is dilated by
 radial zones and each source takes its zone's PSF.
 
 Truth values: ``fwhm_arcsec`` is the FWHM of the PSF as it lands on the
-pixels (pixel response included), measured on the oversampled image; this is
-what an image measurement should recover. ``ellipticity`` is 1 - b/a from
+pixels (pixel response included), measured on the oversampled image as the
+diameter of the circle with the area inside its half-maximum contour (a
+defocus doughnut's central dip counted in); this is what an image
+measurement should recover. For a round PSF it is the radial FWHM; for an
+elongated or trailed one it is the geometric mean of the axes' widths
+(GalSim's ``calculateFWHM`` assumes a round profile and returns NaN or the
+narrowest width there). ``ellipticity`` is 1 - b/a from
 its adaptive moments.
 """
 
@@ -36,6 +41,8 @@ from dataclasses import dataclass
 import galsim
 import numpy as np
 from numpy.typing import NDArray
+
+from scipy import ndimage
 
 from skytwin.twin.frames.request import RenderRequest
 
@@ -62,6 +69,17 @@ def psf_profile(req: RenderRequest, dilation: float = 1.0) -> galsim.GSObject:
     if dilation != 1.0:
         prof = prof.dilate(dilation)
     return prof
+
+
+def half_max_area_diameter(image: NDArray, scale: float) -> float:
+    """Diameter (units of ``scale``) of the circle with the area inside the half-maximum contour.
+
+    Holes in the region above half the peak (the dip of a defocus doughnut)
+    are filled, so the contour is the outer one.
+    """
+    arr = np.asarray(image, np.float64)
+    inside = ndimage.binary_fill_holes(arr > 0.5 * arr.max())
+    return 2.0 * math.sqrt(float(inside.sum()) / math.pi) * scale
 
 
 def nominal_fwhm_arcsec(req: RenderRequest) -> float:
@@ -138,7 +156,7 @@ def build_psf(req: RenderRequest, dilation: float = 1.0, oversample: int = OVERS
     raw = prof.drawImage(nx=s + 1, ny=s + 1, scale=scale, method="no_pixel").array
     kernel = raw[:s, :s].astype(np.float64)  # centre at index s//2 (odd image, centre s//2)
     kernel = (kernel / kernel.sum()).astype(np.float32)
-    fwhm = float(big.calculateFWHM())
+    fwhm = half_max_area_diameter(big.array, scale / k)
     try:
         mom = galsim.hsm.FindAdaptiveMom(big)
         ell = 1.0 - float(mom.observed_shape.q)
