@@ -148,8 +148,8 @@ def rubin(realdata: Path) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--quality-n", type=int, default=400, help="0 skips the quality part")
-    ap.add_argument("--heldout-n", type=int, default=200, help="0 skips the quality part")
+    ap.add_argument("--quality-n", type=int, default=1000, help="0 skips the quality part")
+    ap.add_argument("--heldout-n", type=int, default=500, help="0 skips the quality part")
     ap.add_argument("--fields", type=int, default=60)
     ap.add_argument("--anomaly-n", type=int, default=210, help="0 skips the anomaly part")
     ap.add_argument("--workers", type=int, default=2)

@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     d.add_argument("kind", choices=("quality", "detection"))
     d.add_argument("--out", type=Path, required=True, help="output folder")
     d.add_argument("--n", type=_count, default=None,
-                   help="frames (quality, default 2400) or fields (detection, default 300)")
+                   help="frames (quality, default 8000) or fields (detection, default 600)")
     d.add_argument("--seed", type=_seed, default=0, help="seed (default 0)")
     d.add_argument("--workers", type=_count, default=2, help="processes (default 2)")
     d.set_defaults(func=cmd_dataset)
@@ -58,12 +58,14 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     from skytwin.training.datasets import make_quality_dataset, save
     console = Console()
     if args.kind == "quality":
-        n = args.n or 2400
+        from skytwin.training.train_quality import DEFAULT_N
+        n = args.n or DEFAULT_N
         with progress_bar(n, "render quality frames") as adv:
             data = make_quality_dataset(n, args.seed, workers=args.workers, progress=adv)
     else:
         from skytwin.training.detection_data import make_detection_dataset
-        n = args.n or 300
+        from skytwin.training.train_detection import DEFAULT_FIELDS
+        n = args.n or DEFAULT_FIELDS
         with progress_bar(n, "render fields and subtract") as adv:
             data = make_detection_dataset(n, args.seed, workers=args.workers, progress=adv)
     try:

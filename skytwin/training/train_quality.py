@@ -39,7 +39,7 @@ from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, p
 from skytwin.agents.quality.rule_head import gaussian_nll, measured_scalars, targets
 from skytwin.training.datasets import CONDITIONS, make_quality_dataset
 
-DEFAULT_N = 4000  # frames in the training data set (all splits, all sites)
+DEFAULT_N = 8000  # frames in the training data set (all splits, all sites)
 
 
 def augment(x: torch.Tensor, g: torch.Generator) -> torch.Tensor:

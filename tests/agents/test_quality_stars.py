@@ -104,3 +104,32 @@ def test_twin_frame_transparency_matches_its_clouds():
     frame = render_safe(req)
     m = _measure(frame.image, frame.header, ReferenceStars.from_truth(frame.truth))
     assert m.transparency == pytest.approx(frame.conditions["transparency"], rel=0.1)
+
+
+def test_trimmed_mean_drops_the_tails_and_follows_the_weights():
+    from skytwin.agents.quality.stars import trimmed_mean
+    v = np.array([0.7] * 18 + [5.0, 9.0])
+    assert trimmed_mean(v, np.ones_like(v)) == pytest.approx(0.7)
+    w = np.array([1.0, 1.0, 8.0])
+    assert trimmed_mean(np.array([0.5, 0.6, 0.9]), w, trim=0.0) == pytest.approx(0.83)
+
+
+def test_a_blended_star_does_not_bias_the_transparency():
+    img, header, stars = _frame(0.7)
+    # a catalogue star one magnitude fainter 6 pixels from half the stars: those drop out
+    half = len(stars) // 2
+    x = np.concatenate([stars.x, stars.x[:half] + 6.0])
+    y = np.concatenate([stars.y, stars.y[:half]])
+    mag = np.concatenate([stars.mag, stars.mag[:half] + 1.0])
+    for xi, yi, m in zip(x[len(stars):], y[len(stars):], mag[len(stars):]):
+        img = img + (MAGZERO * EXPTIME * 10 ** (-0.4 * m) * 0.7
+                     * _gauss_pix(xi, yi, 2.0, 2.0)).astype(np.float32)
+    m = _measure(img, header, ReferenceStars(x, y, mag))
+    assert m.transparency == pytest.approx(0.7, rel=0.04)
+
+
+def test_core_ellipticity_of_an_elliptical_gaussian():
+    from skytwin.agents.quality.stars import core_ellipticity
+    yy, xx = np.mgrid[-40:41, -40:41]
+    g = np.exp(-(xx ** 2 / (2 * 6.0 ** 2) + yy ** 2 / (2 * 4.2 ** 2)))
+    assert core_ellipticity(g, floor=0.0) == pytest.approx(0.3, abs=1e-3)

@@ -20,8 +20,8 @@ are used (the three brightest in any case).
   to :data:`UPSAMPLE` times finer pixels: on the native grid a PSF under
   ~2 pixels FWHM (good seeing at most sites) makes HSM collapse ("object is too
   small") and quantises the half-maximum area;
-* the **transparency** (:func:`catalogue_transparency`): the weighted
-  median over all the usable catalogue stars (not only the stacked ones) of
+* the **transparency** (:func:`catalogue_transparency`): the trimmed
+  weighted mean over all the usable catalogue stars (not only the stacked ones) of
   the flux in an aperture of 2.5 stack FWHM (at least 4 pixels) at the
   catalogue position, background from the stamp's border, divided by the
   flux the catalogue magnitude predicts, each star first divided by the
@@ -57,6 +57,8 @@ ISOLATION_DMAG = 3.0
 SATURATION_FRACTION = 0.8  # a stamp whose peak is above this fraction of SATURATE is skipped
 MIN_SNR = 15.0  # catalogue stars fainter than this (flux / noise in a 4-pixel aperture) are skipped
 CATALOG_MAG_ERROR = 0.03  # scatter added to the twin's magnitudes: a Gaia-based catalogue's
+BLEND_DMAG = 2.5  # a neighbour fainter than this (mag) adds under 10% to a star's aperture
+TRIM = 0.1  # weight fraction cut from each end of the stars' flux ratios
 PHOT_FLOOR = 0.05  # relative error added to each star's photometry (catalogue, cloud patches)
 UPSAMPLE = 3  # the stack is measured on pixels this many times finer (odd: keeps the centre)
 
@@ -190,6 +192,25 @@ def half_max_diameter(stack: NDArray, closing: int = 1) -> float:
     return 2.0 * math.sqrt(max(area, 0.0) / math.pi)
 
 
+def core_ellipticity(stack: NDArray, floor: float = 0.1) -> float:
+    """``1 - b/a`` from the unweighted second moments of the stack's core (above ``floor`` x peak).
+
+    The fallback where adaptive moments fail; only the region joined to the
+    peak counts.
+    """
+    z = stack / float(stack.max())
+    labels, _ = ndimage.label(z > floor)
+    w = np.where(labels == labels[np.unravel_index(int(np.argmax(z)), z.shape)], z, 0.0)
+    yy, xx = np.indices(z.shape)
+    t = float(w.sum())
+    cx, cy = float((w * xx).sum()) / t, float((w * yy).sum()) / t
+    ixx = float((w * (xx - cx) ** 2).sum()) / t
+    iyy = float((w * (yy - cy) ** 2).sum()) / t
+    ixy = float((w * (xx - cx) * (yy - cy)).sum()) / t
+    e = min(math.hypot(ixx - iyy, 2.0 * ixy) / max(ixx + iyy, 1e-12), 0.999)  # distortion
+    return 1.0 - math.sqrt((1.0 - e) / (1.0 + e))
+
+
 def snr_stack(stack: NDArray) -> float:
     """Peak of the stack over the robust noise of its border pixels."""
     b = np.concatenate([stack[0], stack[-1], stack[1:-1, 0], stack[1:-1, -1]])
@@ -202,6 +223,21 @@ def weighted_median(values: NDArray, weights: NDArray) -> float:
     order = np.argsort(values)
     c = np.cumsum(weights[order])
     return float(values[order][np.searchsorted(c, 0.5 * c[-1])])
+
+
+def trimmed_mean(values: NDArray, weights: NDArray, trim: float = TRIM) -> float:
+    """Weighted mean of the values left when ``trim`` of the weight is cut from each end.
+
+    The label's transparency is the mean over a patchy sky, which a median
+    misses; the trim keeps a few blended or variable stars out.
+    """
+    order = np.argsort(values)
+    v, w = values[order], weights[order] / weights.sum()
+    upper = np.cumsum(w)
+    keep = (upper >= trim) & (upper - w <= 1.0 - trim)
+    if not keep.any():
+        return weighted_median(values, weights)
+    return float((v[keep] * w[keep]).sum() / w[keep].sum())
 
 
 def _peaks(arr: NDArray[np.float32], level: float, sigma: float, n: int,
@@ -242,10 +278,13 @@ def _select(stars: ReferenceStars, nx: int, ny: int) -> NDArray[np.intp]:
 
 def catalogue_transparency(arr: NDArray[np.float32], phot: tuple, rad: float, sigma: float,
                            gain: float, header: Mapping[str, Any] | None) -> float:
-    """Measured over predicted flux of the catalogue stars, their weighted median.
+    """Measured over predicted flux of the catalogue stars, their trimmed weighted mean.
 
     ``phot`` holds the unsaturated stars' indices, background-subtracted
-    stamps, stamp centres, sub-pixel offsets and predicted fluxes (ADU).
+    stamps, stamp centres, sub-pixel offsets, predicted fluxes (ADU),
+    catalogue magnitudes and the catalogue itself. A star with a catalogue
+    neighbour less than :data:`BLEND_DMAG` fainter within reach of its
+    aperture is left out.
     Every usable star counts, not only the PSF stars: clouds are patchy, and
     the label's transparency is the mean over the frame. Each star's flux in
     a circular aperture of radius ``rad`` pixels at its catalogue position is
@@ -254,7 +293,15 @@ def catalogue_transparency(arr: NDArray[np.float32], phot: tuple, rad: float, si
     shot noise) plus :data:`PHOT_FLOOR` squared, so that no few bright
     stars stand for the whole frame.
     """
-    use, stamps, ix, iy, fx, fy, expected = phot
+    use, stamps, ix, iy, fx, fy, expected, mags, stars = phot
+    # no catalogue source that could add a tenth of the star's flux within reach of the aperture
+    reach = rad + 4.0
+    near = np.flatnonzero(stars.mag < mags[use].max() + BLEND_DMAG)
+    dx = (ix[use] + fx[use])[:, None] - stars.x[None, near]
+    dy = (iy[use] + fy[use])[:, None] - stars.y[None, near]
+    close = (dx ** 2 + dy ** 2 < reach ** 2) & (dx ** 2 + dy ** 2 > 1e-6) & \
+        (stars.mag[None, near] < mags[use, None] + BLEND_DMAG)
+    use = use[~close.any(axis=1)]
     if use.size == 0:
         return math.nan
     ny, nx = arr.shape
@@ -271,7 +318,8 @@ def catalogue_transparency(arr: NDArray[np.float32], phot: tuple, rad: float, si
     f_exp = np.maximum(expected[use], 1e-12)
     ratio = flux / np.maximum(flat, 0.2) / f_exp
     rel_var = (aperture.sum(axis=(1, 2)) * sigma ** 2 + f_exp / gain) / f_exp ** 2
-    return weighted_median(ratio, 1.0 / (rel_var + PHOT_FLOOR ** 2))
+    weight = 1.0 / (rel_var + PHOT_FLOOR ** 2)
+    return trimmed_mean(ratio, weight)
 
 
 def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
@@ -318,7 +366,8 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     unsat &= stamps.max(axis=(1, 2)) + level < SATURATION_FRACTION * saturate
     phot = None
     if expected_adu is not None:
-        phot = (np.flatnonzero(unsat), stamps, ix, iy, xs[ok] - ix, ys[ok] - iy, expected_adu)
+        phot = (np.flatnonzero(unsat), stamps, ix, iy, xs[ok] - ix, ys[ok] - iy, expected_adu,
+                stars.mag[idx][ok], stars)
         # stars the catalogue says are bright enough to measure (the 3 brightest in any case)
         snr = expected_adu / (sigma * 4.0 * math.sqrt(math.pi))
         unsat &= (snr > MIN_SNR) | (np.arange(unsat.size) < 3)
@@ -346,14 +395,20 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     stack = np.median(stamps / weight[:, None, None], axis=0)
     fwhm, ell = math.nan, math.nan
     fine = upsample(stack)
-    mom = galsim.hsm.FindAdaptiveMom(galsim.Image(fine), strict=False)
+    hm_fine = half_max_diameter(fine, closing=UPSAMPLE)
+    halfmax = hm_fine * scale / UPSAMPLE
+    # start HSM at the half-maximum size: from its default guess it fails to converge on
+    # long tracking trails ("too many iterations")
+    guess = hm_fine / 2.3548 if math.isfinite(hm_fine) and hm_fine > 1 else 5.0
+    mom = galsim.hsm.FindAdaptiveMom(galsim.Image(fine), strict=False, guess_sig=guess)
     if mom.moments_status == 0 and mom.moments_sigma > 0:
         fwhm = 2.3548 * mom.moments_sigma * scale / UPSAMPLE
         g = min(abs(mom.observed_shape.g), 0.999)
         ell = 1.0 - (1.0 - g) / (1.0 + g)
-    halfmax = half_max_diameter(fine, closing=UPSAMPLE) * scale / UPSAMPLE
+    elif math.isfinite(halfmax):  # HSM failed (a noisy stack of few stars): the area's values
+        fwhm, ell = halfmax, core_ellipticity(fine)
     trans = math.nan
-    if phot is not None and np.isfinite(phot[-1]).all():
+    if phot is not None and np.isfinite(phot[6]).all():
         rad = max(4.0, 2.5 * fwhm / scale) if math.isfinite(fwhm) else 8.0
         trans = catalogue_transparency(arr, phot, min(rad, float(STAMP)), sigma, gain, header)
     peak = stack.max()
