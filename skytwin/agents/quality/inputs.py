@@ -49,7 +49,7 @@ def quality_model_input(image: Any, header: Mapping[str, Any] | None = None,
     PreprocessError
         Not a 2-D numeric image, or no finite pixel.
     """
-    arr = as_image(image)
+    arr = as_image(image, copy=False)  # read only below: no copy of a float32 frame
     level, sigma = robust_stats(arr)
     if not math.isfinite(level):
         raise PreprocessError("image holds no finite pixel (all NaN or inf)")
