@@ -48,7 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from skytwin.agents.preprocess import header_value
+from skytwin.agents.preprocess import header_value, median
 
 STAMP = 16  # stack half-size (pixels): stamps are (2 * STAMP + 1) square
 MAX_STARS = 32  # stars stacked and measured
@@ -117,37 +117,22 @@ def background_model(arr: NDArray[np.float32], block: int = 8
     sy, sx = sub.shape
     by, bx = max(1, sy // block), max(1, sx // block)
     cut = sub[:by * block, :bx * block].reshape(by, block, bx, block)
-    med = _block_medians(cut.transpose(0, 2, 1, 3).reshape(by * bx, block * block))
+    med = median(cut.transpose(0, 2, 1, 3).reshape(by * bx, block * block), axis=1)
+    med = med.astype(np.float64)
     yy, xx = np.mgrid[0:by, 0:bx]
     xc = ((xx.ravel() + 0.5) * block * step - nx / 2) / (nx / 2)
     yc = ((yy.ravel() + 0.5) * block * step - ny / 2) / (ny / 2)
     design = np.stack([np.ones_like(xc), xc, yc, xc ** 2 + yc ** 2], axis=1)
     keep = np.ones(med.size, bool)
-    coef = np.array([float(np.median(med)), 0.0, 0.0, 0.0])
+    coef = np.array([float(median(med)), 0.0, 0.0, 0.0])
     for _ in range(2):  # one refit without the blocks a star or trail lifts
         if keep.sum() < 8:
             break
         coef = np.linalg.lstsq(design[keep], med[keep], rcond=None)[0]
         resid = med - design @ coef
-        mad = 1.4826 * np.median(np.abs(resid[keep])) + 1e-6
+        mad = 1.4826 * median(np.abs(resid[keep])) + 1e-6
         keep = np.abs(resid) < 3.0 * mad
     return coef, xc, yc
-
-
-def _block_medians(blocks: NDArray) -> NDArray[np.float64]:
-    """``np.median(blocks, axis=1)`` as float64, by one partition of the (copied) rows.
-
-    The same numbers (an even count averages its two middle values in the
-    blocks' dtype, as ``np.median`` does) without its per-call overhead.
-    """
-    n = blocks.shape[1]
-    if blocks.dtype not in (np.float32, np.float64):
-        return np.median(blocks, axis=1).astype(np.float64)
-    mid = n // 2
-    part = np.partition(blocks, (mid - 1, mid) if n % 2 == 0 else mid, axis=1)
-    if n % 2:
-        return part[:, mid].astype(np.float64)
-    return ((part[:, mid - 1] + part[:, mid]) / blocks.dtype.type(2)).astype(np.float64)
 
 
 def _fourier_shift(stamps: NDArray[np.float64], fx: NDArray, fy: NDArray
@@ -237,7 +222,7 @@ def _fill_holes(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
 def snr_stack(stack: NDArray) -> float:
     """Peak of the stack over the robust noise of its border pixels."""
     b = np.concatenate([stack[0], stack[-1], stack[1:-1, 0], stack[1:-1, -1]])
-    noise = 1.4826 * float(np.median(np.abs(b - np.median(b)))) + 1e-12
+    noise = 1.4826 * float(median(np.abs(b - median(b)))) + 1e-12
     return float(stack.max()) / noise
 
 
@@ -369,7 +354,7 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     stamps = stamps.astype(np.float64)
     border = np.concatenate([stamps[:, 0], stamps[:, -1], stamps[:, 1:-1, 0],
                              stamps[:, 1:-1, -1]], axis=1)
-    stamps -= np.median(border, axis=1)[:, None, None]
+    stamps -= median(border, axis=1)[:, None, None]
     unsat = arr[iy, ix] < SATURATION_FRACTION * saturate
     unsat &= stamps.max(axis=(1, 2)) + level < SATURATION_FRACTION * saturate
     phot = None
@@ -399,7 +384,7 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     else:
         weight = np.maximum(stamps[:, STAMP - 1:STAMP + 2, STAMP - 1:STAMP + 2].sum(axis=(1, 2)),
                             1e-12)
-    stack = np.median(stamps / weight[:, None, None], axis=0)
+    stack = median(stamps / weight[:, None, None], axis=0)
     fwhm, ell = math.nan, math.nan
     fine = upsample(stack)
     mom = galsim.hsm.FindAdaptiveMom(galsim.Image(fine), strict=False)
