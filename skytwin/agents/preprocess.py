@@ -257,17 +257,18 @@ def galactic_density(ra_deg: float, dec_deg: float) -> float:
     return math.log10(1.06 / (abs(math.sin(b)) + 0.06))
 
 
-def _top_percentile(a: NDArray, q: float, floor: float) -> float:
+def _top_percentile(a: NDArray, q: float, floor: float, top: NDArray | None = None) -> float:
     """``np.percentile(a, q)`` (linear interpolation) for a high ``q``, from the values above ``floor``.
 
     When enough values lie above ``floor`` the order statistics it needs are
     among them, so only those are partitioned: the same number, a fraction
-    of the cost on a frame of mostly sky.
+    of the cost on a frame of mostly sky. ``top``: ``a[a > floor]`` when the
+    caller has it already.
     """
     flat = a.ravel()
     pos = q / 100.0 * (flat.size - 1)
     lo = int(math.floor(pos))
-    top = flat[flat > floor]
+    top = flat[flat > floor] if top is None else top
     k = lo - (flat.size - top.size)  # rank of the lower order statistic among ``top``
     if k < 0:
         return float(np.percentile(flat, q))
@@ -305,7 +306,7 @@ def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_f
     src = above[above > 5.0 * sigma]
     norm = zp * exptime / gain  # ADU of a mag-0 star
     flux = float(src.sum()) * step * step / norm
-    peak = _top_percentile(above, 99.9, 5.0 * sigma) / norm if above.size else 0.0
+    peak = _top_percentile(above, 99.9, 5.0 * sigma, src) / norm if above.size else 0.0
     illum, sep = moon if moon is not None else (
         header_value(header, "MOONILL", 0.0), header_value(header, "MOONSEP", 180.0))
     ra, dec = header_value(header, "RA", math.nan), header_value(header, "DEC", math.nan)
