@@ -160,7 +160,9 @@ def fill_nonfinite(arr: NDArray[np.float32], value: float) -> tuple[NDArray[np.f
     """Replace NaN/inf by ``value`` (in a copy when needed); return it and the finite fraction."""
     # one summing pass clears the usual all-finite frame: NaN or inf anywhere makes the sum
     # non-finite (so does an overflow, which then takes the full path)
-    if arr.size and math.isfinite(float(arr.sum())):
+    with np.errstate(over="ignore"):
+        total = float(arr.sum()) if arr.size else 0.0
+    if arr.size and math.isfinite(total):
         return arr, 1.0
     finite = np.isfinite(arr)
     frac = np.count_nonzero(finite) / arr.size if arr.size else 0.0

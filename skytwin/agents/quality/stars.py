@@ -265,6 +265,17 @@ def _peaks(arr: NDArray[np.float32], level: float, sigma: float, n: int,
     return xs[order].astype(float), ys[order].astype(float)
 
 
+def _stamps(arr: NDArray[np.float32], ix: NDArray[np.intp], iy: NDArray[np.intp]
+            ) -> NDArray[np.float64]:
+    """The ``(2 * STAMP + 1)``-square float64 stamps of ``arr`` centred on pixels ``(ix, iy)``.
+
+    Cut as windows of a strided view: a gather of whole rows, not of single pixels.
+    """
+    size = 2 * STAMP + 1
+    windows = np.lib.stride_tricks.sliding_window_view(arr, (size, size))
+    return windows[iy - STAMP, ix - STAMP].astype(np.float64)
+
+
 def _select(stars: ReferenceStars, nx: int, ny: int) -> NDArray[np.intp]:
     """Indices of the brightest isolated catalogue stars well inside the frame."""
     star = np.ones(len(stars), bool) if stars.is_star is None else stars.is_star
@@ -366,9 +377,7 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     if ix.size == 0:
         return StarMeasurement(stack.astype(np.float32), math.nan, math.nan, math.nan, 0,
                                math.nan, 0.0)
-    # one (size x size) window per star: a gather of whole rows, not of single pixels
-    windows = np.lib.stride_tricks.sliding_window_view(arr, (size, size))
-    stamps = windows[iy - STAMP, ix - STAMP].astype(np.float64)
+    stamps = _stamps(arr, ix, iy)
     border = np.concatenate([stamps[:, 0], stamps[:, -1], stamps[:, 1:-1, 0],
                              stamps[:, 1:-1, -1]], axis=1)
     stamps -= median(border, axis=1)[:, None, None]
