@@ -21,6 +21,7 @@ from scipy import ndimage
 import skytwin.agents.preprocess as pre
 import skytwin.agents.quality.inputs as inputs
 import skytwin.agents.quality.stars as stars_mod
+from skytwin.agents.quality import masks
 from skytwin.agents.preprocess import PreprocessError, header_value
 from skytwin.agents.quality.inputs import quality_model_input
 from skytwin.agents.quality.stars import (ISOLATION_DMAG, ISOLATION_PIX, MAX_STARS, PHOT_FLOOR,
@@ -350,11 +351,19 @@ def test_stamps_shift_and_upsample_equal_the_plain_ones() -> None:
                                    rtol=0, atol=1e-12)
 
 
-def test_half_max_diameter_and_fill_holes_equal_scipys() -> None:
+def test_mask_morphology_equals_scipys() -> None:
     rng = np.random.default_rng(5)
     for _ in range(200):
-        m = rng.random(rng.integers(3, 60, 2)) < rng.uniform(0.2, 0.8)
-        assert np.array_equal(stars_mod._fill_holes(m), ndimage.binary_fill_holes(m))
+        m = rng.random(rng.integers(1, 60, 2)) < rng.uniform(0.1, 0.9)
+        k = int(rng.integers(1, 5))
+        assert np.array_equal(masks.fill_holes(m), ndimage.binary_fill_holes(m))
+        assert np.array_equal(masks.dilate(m, k), ndimage.binary_dilation(m, iterations=k))
+        assert np.array_equal(masks.erode(m, k), ndimage.binary_erosion(m, iterations=k))
+        assert np.array_equal(masks.close(m, k), ndimage.binary_closing(m, iterations=k))
+
+
+def test_half_max_diameter_equals_the_plain_one() -> None:
+    rng = np.random.default_rng(5)
     for _ in range(150):  # noisy stars and defocus doughnuts, some against the edge
         n = int(rng.choice([21, 33, 99]))
         y, x = np.mgrid[:n, :n] - n // 2 + rng.normal(0, 4, 2)[:, None, None]

@@ -49,6 +49,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from skytwin.agents.preprocess import header_value, median
+from skytwin.agents.quality import masks
 
 STAMP = 16  # stack half-size (pixels): stamps are (2 * STAMP + 1) square
 MAX_STARS = 32  # stars stacked and measured
@@ -213,24 +214,13 @@ def half_max_diameter(stack: NDArray, closing: int = 1) -> float:
     # fraction of each pixel above 0.5, treating the pixel value as the mean of a linear ramp
     frac = np.clip((z - 0.5) / 0.5 + 0.5, 0.0, 1.0)
     # a closing joins a noisy doughnut's ring, broken where noise dips below half the peak
-    joined = ndimage.binary_closing(z > 0.5, iterations=closing)
+    joined = masks.close(z > 0.5, closing)
     labels, _ = ndimage.label(joined)
     core = (labels == labels[np.unravel_index(int(np.argmax(z)), z.shape)]) & (z > 0.5)
-    filled = _fill_holes(ndimage.binary_closing(core, iterations=closing))
-    rim = ndimage.binary_dilation(filled) & ~filled & (z >= 0.25)
+    filled = masks.fill_holes(masks.close(core, closing))
+    rim = masks.dilate(filled) & ~filled & (z >= 0.25)
     area = float(filled.sum()) - float((1.0 - frac[core]).sum()) + float(frac[rim].sum())
     return 2.0 * math.sqrt(max(area, 0.0) / math.pi)
-
-
-def _fill_holes(mask: NDArray[np.bool_]) -> NDArray[np.bool_]:
-    """``ndimage.binary_fill_holes(mask)``: the background not 4-connected to the edge filled.
-
-    One labelling of the background instead of scipy's iterated dilation
-    from the border.
-    """
-    labels, _ = ndimage.label(~mask)
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    return mask | ((labels > 0) & ~np.isin(labels, edge))
 
 
 def snr_stack(stack: NDArray) -> float:
