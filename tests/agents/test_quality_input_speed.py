@@ -415,3 +415,21 @@ def test_background_model_equals_the_plain_one() -> None:
         img = rng.normal(1000, 10, (ny, nx)).astype(np.float32) \
             + np.linspace(0, 50, nx, dtype=np.float32)
         assert np.array_equal(stars_mod.background_model(img)[0], plain_background_model(img)[0])
+
+
+def test_reference_stars_from_truth_equal_the_record_copy() -> None:
+    from skytwin.training.datasets import quality_request, render_safe
+    from skytwin.training.sites import SITES
+
+    for i in range(3):
+        truth = render_safe(quality_request(29, i, SITES).with_(nx=512, ny=512)).truth
+        s = truth[np.isin(truth["kind"], ("star", "bright_star", "galaxy"))
+                  & np.isfinite(truth["mag"])]
+        rng = np.random.default_rng([i, 29])
+        want = (np.asarray(s["x"], float), np.asarray(s["y"], float),
+                np.asarray(s["mag"], float)
+                + rng.normal(0.0, stars_mod.CATALOG_MAG_ERROR, len(s)),
+                np.asarray(s["kind"] != "galaxy"))
+        got = ReferenceStars.from_truth(truth, seed=i)
+        for g, w in zip((got.x, got.y, got.mag, got.is_star), want):
+            assert g.dtype == w.dtype and np.array_equal(g, w)

@@ -79,11 +79,14 @@ class ReferenceStars:
         the scatter (:data:`CATALOG_MAG_ERROR`) is seeded by ``seed``.
         """
         t = np.asarray(truth)
-        s = t[np.isin(t["kind"], ("star", "bright_star", "galaxy")) & np.isfinite(t["mag"])]
+        kind = t["kind"]
+        # field by field: copying whole records (names, light curves) costs more than the rest
+        keep = ((kind == "star") | (kind == "bright_star") | (kind == "galaxy")) \
+            & np.isfinite(t["mag"])
         rng = np.random.default_rng([seed, 29])
-        return cls(np.asarray(s["x"], float), np.asarray(s["y"], float),
-                   np.asarray(s["mag"], float) + rng.normal(0.0, CATALOG_MAG_ERROR, len(s)),
-                   np.asarray(s["kind"] != "galaxy"))
+        mag = np.asarray(t["mag"][keep], float)
+        return cls(np.asarray(t["x"][keep], float), np.asarray(t["y"][keep], float),
+                   mag + rng.normal(0.0, CATALOG_MAG_ERROR, mag.size), kind[keep] != "galaxy")
 
     def __len__(self) -> int:
         return int(self.x.size)
