@@ -314,8 +314,10 @@ def test_median_equals_numpys_to_the_bit() -> None:
         with np.errstate(all="ignore"):  # NaN and 1e5 do not fit every dtype: whatever comes
             a = a.astype(rng.choice([np.float32, np.float64, np.int32, np.float16]))
         for axis in [None, *range(a.ndim)]:
+            before = a.copy()
             with np.errstate(all="ignore"):
                 got, want = pre.median(a, axis=axis), np.median(a, axis=axis)
+            assert np.array_equal(a, before, equal_nan=True)  # sorted a copy, not ``a``
             assert np.array_equal(got, want, equal_nan=True)
             assert np.asarray(got).dtype == np.asarray(want).dtype
 
