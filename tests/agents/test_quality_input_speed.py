@@ -383,6 +383,8 @@ def test_stamps_shift_and_upsample_equal_the_plain_ones() -> None:
                                    plain_fourier_shift(st, fx, fy), rtol=0, atol=1e-12)
         np.testing.assert_allclose(stars_mod.upsample(st[0]), plain_upsample(st[0]),
                                    rtol=0, atol=1e-12)
+    even = rng.normal(0, 1, (32, 32))
+    np.testing.assert_allclose(stars_mod.upsample(even), plain_upsample(even), rtol=0, atol=1e-12)
 
 
 def test_mask_morphology_equals_scipys() -> None:

@@ -185,6 +185,9 @@ def upsample(stack: NDArray, k: int = UPSAMPLE) -> NDArray[np.float64]:
     (peak-normalised stays peak-normalised up to the interpolation).
     """
     n = stack.shape[0]
+    if n % 2 == 0:  # a Nyquist row and column: the full complex spectrum, padded
+        spec = np.fft.fftshift(np.fft.fft2(stack))
+        return np.fft.ifft2(np.fft.ifftshift(np.pad(spec, (k * n - n) // 2))).real * (k * k)
     m, h = k * n, n // 2
     # sample j of the fine grid lies at original position j / k; an odd-sided stack has no
     # Nyquist frequency, so its zero-padded half spectrum inverts by a real transform
