@@ -85,14 +85,45 @@ def frame_inputs(item: Any) -> tuple[Any, Mapping[str, Any] | None, tuple[float,
     return item, None, None, None
 
 
-def as_image(image: Any) -> NDArray[np.float32]:
-    """A 2-D float32 copy of ``image``; raises :class:`PreprocessError` for other shapes or types."""
+def as_image(image: Any, copy: bool = True) -> NDArray[np.float32]:
+    """A 2-D float32 copy of ``image``; raises :class:`PreprocessError` for other shapes or types.
+
+    ``copy=False`` returns ``image`` itself when it already is float32 (for
+    callers that never write into the result: a 1024^2 copy costs ~0.5 ms).
+    """
     arr = np.asarray(image)
     if arr.ndim != 2 or min(arr.shape) < 1:
         raise PreprocessError(f"image has shape {arr.shape}; expected a 2-D (ny, nx) array")
     if arr.dtype.kind not in "iuf":
         raise PreprocessError(f"image has dtype {arr.dtype}; expected integer or float pixels")
-    return arr.astype(np.float32)
+    return arr.astype(np.float32, copy=copy)
+
+
+def median(a: NDArray, axis: int | None = None) -> Any:
+    """``np.median(a, axis)``, the same numbers, by a sort instead of a partition.
+
+    numpy's vectorised sort beats its partition 3-5x on the few-thousand-value
+    arrays here. The middle order statistics are the same, an even count
+    averages its two middle values in ``a``'s dtype as ``np.median`` does,
+    and a NaN anywhere along ``axis`` gives NaN. Integer and float16 input
+    (averaged in another dtype) go to ``np.median`` itself.
+    """
+    a = np.asarray(a)
+    if axis is None:
+        a, axis = a.ravel(), 0
+    n = a.shape[axis] if a.ndim else 0
+    if a.dtype not in (np.float32, np.float64) or n == 0:
+        return np.median(a, axis=axis)
+    # sorted along a contiguous last axis: the stride-free sort is the faster one
+    srt = np.moveaxis(a, axis, -1).copy(order="C")
+    srt.sort(axis=-1)
+    mid = n // 2
+    med = srt[..., mid] if n % 2 else (srt[..., mid - 1] + srt[..., mid]) / a.dtype.type(2)
+    nan = np.isnan(srt[..., -1])  # the sort puts NaN last
+    if med.ndim == 0:
+        return a.dtype.type(np.nan) if nan else med[()]
+    med[nan] = np.nan
+    return med
 
 
 def robust_stats(arr: NDArray, max_samples: int = 16384) -> tuple[float, float]:
@@ -106,8 +137,8 @@ def robust_stats(arr: NDArray, max_samples: int = 16384) -> tuple[float, float]:
     sub = sub[np.isfinite(sub)]
     if sub.size == 0:
         return math.nan, math.nan
-    med = float(np.median(sub))
-    sig = 1.4826 * float(np.median(np.abs(sub - med)))
+    med = float(median(sub))
+    sig = 1.4826 * float(median(np.abs(sub - med)))
     if not sig > 0:
         sig = float(np.std(sub))
     if not sig > 0:
@@ -129,22 +160,64 @@ def stretch(arr: NDArray, level: float, sigma: float, z_max: float = Z_MAX,
 
 def fill_nonfinite(arr: NDArray[np.float32], value: float) -> tuple[NDArray[np.float32], float]:
     """Replace NaN/inf by ``value`` (in a copy when needed); return it and the finite fraction."""
+    # one summing pass clears the usual all-finite frame: NaN or inf anywhere makes the sum
+    # non-finite (so does an overflow, which then takes the full path)
+    with np.errstate(over="ignore"):
+        total = float(arr.sum()) if arr.size else 0.0
+    if arr.size and math.isfinite(total):
+        return arr, 1.0
     finite = np.isfinite(arr)
-    frac = float(finite.mean()) if arr.size else 0.0
+    frac = np.count_nonzero(finite) / arr.size if arr.size else 0.0
     if frac < 1.0:
         arr = np.where(finite, arr, np.float32(value)).astype(np.float32)
     return arr, frac
 
 
 def downsample(arr: NDArray[np.float32], size: int) -> NDArray[np.float32]:
-    """Block-average to ``size`` x ``size`` (edge-padded to a multiple; upsampled by repetition)."""
+    """Block-average to ``size`` x ``size`` (edge-padded to a multiple; upsampled by repetition).
+
+    The number is ``arr.reshape(size, fy, size, fx).mean(axis=(1, 3), dtype=float32)``
+    to the last bit, computed faster: numpy sums each row of a block pairwise
+    (:func:`_pairwise_rows`), then the rows in order.
+    """
     ny, nx = arr.shape
     fy, fx = max(1, math.ceil(ny / size)), max(1, math.ceil(nx / size))
     py, px = fy * size - ny, fx * size - nx
     if py > 0 or px > 0:
         arr = np.pad(arr, ((0, max(py, 0)), (0, max(px, 0))), mode="edge")
-    arr = arr[:fy * size, :fx * size]
-    return arr.reshape(size, fy, size, fx).mean(axis=(1, 3), dtype=np.float32)
+    arr = np.ascontiguousarray(arr[:fy * size, :fx * size], dtype=np.float32)
+    rows = _pairwise_rows(arr.reshape(fy * size * size, fx))
+    return rows.reshape(size, fy, size).sum(axis=1, dtype=np.float32) / np.float32(fy * fx)
+
+
+def _pairwise_rows(a: NDArray[np.float32]) -> NDArray[np.float32]:
+    """The sum of each row of ``a`` rounded as numpy's pairwise summation rounds it.
+
+    numpy adds a short contiguous run (up to 128 values) in 8 interleaved
+    partial sums combined as a tree, and halves longer runs; done here
+    column-wise over all rows at once, which beats numpy's own reduction of
+    millions of runs of a few pixels.
+    """
+    n = a.shape[1]
+    if n < 8:
+        res = a[:, 0].copy()
+        for i in range(1, n):
+            res += a[:, i]
+        return res
+    if n <= 128:
+        m = n - n % 8
+        r = a[:, 0:8].copy()
+        for i in range(8, m, 8):
+            r += a[:, i:i + 8]
+        r = r[:, 0::2] + r[:, 1::2]
+        r = r[:, 0::2] + r[:, 1::2]
+        res = r[:, 0] + r[:, 1]
+        for i in range(m, n):
+            res += a[:, i]
+        return res
+    half = n // 2
+    half -= half % 8
+    return _pairwise_rows(a[:, :half]) + _pairwise_rows(a[:, half:])
 
 
 def center_crop(arr: NDArray, size: int, fill: float = 0.0) -> NDArray:
@@ -188,17 +261,18 @@ def galactic_density(ra_deg: float, dec_deg: float) -> float:
     return math.log10(1.06 / (abs(math.sin(b)) + 0.06))
 
 
-def _top_percentile(a: NDArray, q: float, floor: float) -> float:
+def _top_percentile(a: NDArray, q: float, floor: float, top: NDArray | None = None) -> float:
     """``np.percentile(a, q)`` (linear interpolation) for a high ``q``, from the values above ``floor``.
 
     When enough values lie above ``floor`` the order statistics it needs are
     among them, so only those are partitioned: the same number, a fraction
-    of the cost on a frame of mostly sky.
+    of the cost on a frame of mostly sky. ``top``: ``a[a > floor]`` when the
+    caller has it already.
     """
     flat = a.ravel()
     pos = q / 100.0 * (flat.size - 1)
     lo = int(math.floor(pos))
-    top = flat[flat > floor]
+    top = flat[flat > floor] if top is None else top
     k = lo - (flat.size - top.size)  # rank of the lower order statistic among ``top``
     if k < 0:
         return float(np.percentile(flat, q))
@@ -221,7 +295,9 @@ def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_f
     gain = max(header_value(header, "GAIN", 1.0), 1e-6)
     bias = header_value(header, "BIASLEV", 0.0)
     zp = max(header_value(header, "MAGZERO", 1e9), 1.0)
-    sat = header_value(header, "SATURATE", float(np.nanmax(arr)) if arr.size else 65535.0)
+    sat = header_value(header, "SATURATE", math.nan)
+    if math.isnan(sat):  # the image's own maximum only when needed: a full pass
+        sat = float(np.nanmax(arr)) if arr.size else 65535.0
     band = _hstr(header, "FILTER", "clear")
     dark = DARK_SKY_MAG.get(band, 21.0)
     sky_e = max((level - bias) * gain, 1e-3)
@@ -234,7 +310,7 @@ def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_f
     src = above[above > 5.0 * sigma]
     norm = zp * exptime / gain  # ADU of a mag-0 star
     flux = float(src.sum()) * step * step / norm
-    peak = _top_percentile(above, 99.9, 5.0 * sigma) / norm if above.size else 0.0
+    peak = _top_percentile(above, 99.9, 5.0 * sigma, src) / norm if above.size else 0.0
     illum, sep = moon if moon is not None else (
         header_value(header, "MOONILL", 0.0), header_value(header, "MOONSEP", 180.0))
     ra, dec = header_value(header, "RA", math.nan), header_value(header, "DEC", math.nan)

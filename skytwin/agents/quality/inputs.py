@@ -49,12 +49,16 @@ def quality_model_input(image: Any, header: Mapping[str, Any] | None = None,
     PreprocessError
         Not a 2-D numeric image, or no finite pixel.
     """
-    arr = as_image(image)
+    arr = as_image(image, copy=False)  # read only below: no copy of a float32 frame
     level, sigma = robust_stats(arr)
     if not math.isfinite(level):
         raise PreprocessError("image holds no finite pixel (all NaN or inf)")
-    arr, frac = fill_nonfinite(arr, level)
     small = downsample(arr, QUALITY_SIZE)
+    # every pixel is in one block sum, so finite blocks mean a finite frame: no second pass
+    frac = 1.0
+    if not np.isfinite(small).all():
+        arr, frac = fill_nonfinite(arr, level)
+        small = downsample(arr, QUALITY_SIZE)
     f = max(1.0, arr.shape[0] / QUALITY_SIZE) * max(1.0, arr.shape[1] / QUALITY_SIZE)
     ch0 = stretch(small, level, sigma / math.sqrt(f))
     m = measure_stars(arr, level, sigma, header, stars)

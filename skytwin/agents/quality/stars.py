@@ -48,7 +48,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from skytwin.agents.preprocess import header_value
+from skytwin.agents.preprocess import header_value, median
+from skytwin.agents.quality import masks
 
 STAMP = 16  # stack half-size (pixels): stamps are (2 * STAMP + 1) square
 MAX_STARS = 32  # stars stacked and measured
@@ -80,11 +81,14 @@ class ReferenceStars:
         the scatter (:data:`CATALOG_MAG_ERROR`) is seeded by ``seed``.
         """
         t = np.asarray(truth)
-        s = t[np.isin(t["kind"], ("star", "bright_star", "galaxy")) & np.isfinite(t["mag"])]
+        kind = t["kind"]
+        # field by field: copying whole records (names, light curves) costs more than the rest
+        keep = ((kind == "star") | (kind == "bright_star") | (kind == "galaxy")) \
+            & np.isfinite(t["mag"])
         rng = np.random.default_rng([seed, 29])
-        return cls(np.asarray(s["x"], float), np.asarray(s["y"], float),
-                   np.asarray(s["mag"], float) + rng.normal(0.0, CATALOG_MAG_ERROR, len(s)),
-                   np.asarray(s["kind"] != "galaxy"))
+        mag = np.asarray(t["mag"][keep], float)
+        return cls(np.asarray(t["x"][keep], float), np.asarray(t["y"][keep], float),
+                   mag + rng.normal(0.0, CATALOG_MAG_ERROR, mag.size), kind[keep] != "galaxy")
 
     def __len__(self) -> int:
         return int(self.x.size)
@@ -119,19 +123,20 @@ def background_model(arr: NDArray[np.float32], block: int = 8
     sy, sx = sub.shape
     by, bx = max(1, sy // block), max(1, sx // block)
     cut = sub[:by * block, :bx * block].reshape(by, block, bx, block)
-    med = np.median(cut, axis=(1, 3)).ravel().astype(np.float64)
+    med = median(cut.transpose(0, 2, 1, 3).reshape(by * bx, block * block), axis=1)
+    med = med.astype(np.float64)
     yy, xx = np.mgrid[0:by, 0:bx]
     xc = ((xx.ravel() + 0.5) * block * step - nx / 2) / (nx / 2)
     yc = ((yy.ravel() + 0.5) * block * step - ny / 2) / (ny / 2)
     design = np.stack([np.ones_like(xc), xc, yc, xc ** 2 + yc ** 2], axis=1)
     keep = np.ones(med.size, bool)
-    coef = np.array([float(np.median(med)), 0.0, 0.0, 0.0])
+    coef = np.array([float(median(med)), 0.0, 0.0, 0.0])
     for _ in range(2):  # one refit without the blocks a star or trail lifts
         if keep.sum() < 8:
             break
         coef = np.linalg.lstsq(design[keep], med[keep], rcond=None)[0]
         resid = med - design @ coef
-        mad = 1.4826 * np.median(np.abs(resid[keep])) + 1e-6
+        mad = 1.4826 * median(np.abs(resid[keep])) + 1e-6
         keep = np.abs(resid) < 3.0 * mad
     return coef, xc, yc
 
@@ -142,15 +147,36 @@ def _fourier_shift(stamps: NDArray[np.float64], fx: NDArray, fy: NDArray
 
     A Fourier shift neither blurs (bilinear interpolation would add up to a
     quarter pixel^2 of variance and dilute the ellipticity) nor loses flux;
-    one batched FFT moves every stamp by its own sub-pixel offset. The stamps
-    are background-subtracted, so the wrap-around at the border is harmless.
+    every stamp moves by its own sub-pixel offset (``|fx|, |fy| <= 0.5``).
+    The stamps are background-subtracted, so the wrap-around at the border is
+    harmless.
+
+    The phase ramp is separable, so the shift is one along y and one along x,
+    each a circulant matrix (:func:`_shift_matrices`): two small batched
+    matrix products cost less than the FFTs of 33-pixel stamps (33 = 3 x 11).
     """
-    n = stamps.shape[-1]
-    k = np.fft.fftfreq(n)
-    fx, fy = np.asarray(fx, float), np.asarray(fy, float)
-    ramp = np.exp(2j * np.pi * (fy[:, None, None] * k[None, :, None]
-                                + fx[:, None, None] * k[None, None, :]))
-    return np.fft.ifft2(np.fft.fft2(stamps) * ramp).real
+    ny, nx = stamps.shape[-2:]
+    my = _shift_matrices(np.asarray(fy, float), ny)
+    mx = _shift_matrices(np.asarray(fx, float), nx)
+    return my @ stamps @ mx.transpose(0, 2, 1)
+
+
+def _shift_matrices(f: NDArray[np.float64], n: int) -> NDArray[np.float64]:
+    """Matrices ``(len(f), n, n)``: ``(M @ v)[j]`` is ``v`` band-limited interpolated at ``j + f``.
+
+    For odd ``n`` the inverse DFT of the ramp ``exp(2 pi i f k)`` over the
+    frequencies ``k = -(n-1)/2 .. (n-1)/2`` is the periodic sinc
+    ``D(t) = sin(pi t) / (n sin(pi t / n))`` at ``t = j - l + f``, and
+    ``sin(pi (d + f)) = (-1)^d sin(pi f)`` for whole ``d``; ``f = 0`` is the
+    identity.
+    """
+    d = np.arange(-(n - 1), n)
+    sin_f = np.sin(np.pi * f)[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        kernel = np.where(d % 2 == 0, sin_f, -sin_f) / (n * np.sin(np.pi * (d + f[:, None]) / n))
+    kernel[sin_f[:, 0] == 0] = d % n == 0
+    j = np.arange(n)
+    return kernel[:, j[:, None] - j[None, :] + (n - 1)]
 
 
 def upsample(stack: NDArray, k: int = UPSAMPLE) -> NDArray[np.float64]:
@@ -161,10 +187,17 @@ def upsample(stack: NDArray, k: int = UPSAMPLE) -> NDArray[np.float64]:
     (peak-normalised stays peak-normalised up to the interpolation).
     """
     n = stack.shape[0]
-    spec = np.fft.fftshift(np.fft.fft2(stack))
-    pad = (k * n - n) // 2
-    # sample j of the fine grid lies at original position j / k
-    return np.fft.ifft2(np.fft.ifftshift(np.pad(spec, pad))).real * (k * k)
+    if n % 2 == 0:  # a Nyquist row and column: the full complex spectrum, padded
+        spec = np.fft.fftshift(np.fft.fft2(stack))
+        return np.fft.ifft2(np.fft.ifftshift(np.pad(spec, (k * n - n) // 2))).real * (k * k)
+    m, h = k * n, n // 2
+    # sample j of the fine grid lies at original position j / k; an odd-sided stack has no
+    # Nyquist frequency, so its zero-padded half spectrum inverts by a real transform
+    spec = np.fft.rfft2(stack)
+    fine = np.zeros((m, m // 2 + 1), complex)
+    fine[:h + 1, :h + 1] = spec[:h + 1]
+    fine[m - h:, :h + 1] = spec[n - h:]
+    return np.fft.irfft2(fine, s=(m, m)) * (k * k)
 
 
 def half_max_diameter(stack: NDArray, closing: int = 1) -> float:
@@ -179,15 +212,21 @@ def half_max_diameter(stack: NDArray, closing: int = 1) -> float:
     peak = float(stack.max())
     if not peak > 0:
         return math.nan
+    # everything below happens within ``2 * closing + 2`` pixels of the pixels above half the
+    # peak: cropped there (or to the stack's edge, which the morphology sees the same way)
+    # the result is the same, on a fraction of the pixels
     z = stack / peak
+    ys, xs = np.nonzero(z > 0.5)
+    pad = 2 * closing + 2
+    z = z[max(ys.min() - pad, 0):ys.max() + pad + 1, max(xs.min() - pad, 0):xs.max() + pad + 1]
     # fraction of each pixel above 0.5, treating the pixel value as the mean of a linear ramp
     frac = np.clip((z - 0.5) / 0.5 + 0.5, 0.0, 1.0)
     # a closing joins a noisy doughnut's ring, broken where noise dips below half the peak
-    joined = ndimage.binary_closing(z > 0.5, iterations=closing)
+    joined = masks.close(z > 0.5, closing)
     labels, _ = ndimage.label(joined)
     core = (labels == labels[np.unravel_index(int(np.argmax(z)), z.shape)]) & (z > 0.5)
-    filled = ndimage.binary_fill_holes(ndimage.binary_closing(core, iterations=closing))
-    rim = ndimage.binary_dilation(filled) & ~filled & (z >= 0.25)
+    filled = masks.fill_holes(masks.close(core, closing))
+    rim = masks.dilate(filled) & ~filled & (z >= 0.25)
     area = float(filled.sum()) - float((1.0 - frac[core]).sum()) + float(frac[rim].sum())
     return 2.0 * math.sqrt(max(area, 0.0) / math.pi)
 
@@ -214,7 +253,7 @@ def core_ellipticity(stack: NDArray, floor: float = 0.1) -> float:
 def snr_stack(stack: NDArray) -> float:
     """Peak of the stack over the robust noise of its border pixels."""
     b = np.concatenate([stack[0], stack[-1], stack[1:-1, 0], stack[1:-1, -1]])
-    noise = 1.4826 * float(np.median(np.abs(b - np.median(b)))) + 1e-12
+    noise = 1.4826 * float(median(np.abs(b - median(b)))) + 1e-12
     return float(stack.max()) / noise
 
 
@@ -258,6 +297,17 @@ def _peaks(arr: NDArray[np.float32], level: float, sigma: float, n: int,
     return xs[order].astype(float), ys[order].astype(float)
 
 
+def _stamps(arr: NDArray[np.float32], ix: NDArray[np.intp], iy: NDArray[np.intp]
+            ) -> NDArray[np.float64]:
+    """The ``(2 * STAMP + 1)``-square float64 stamps of ``arr`` centred on pixels ``(ix, iy)``.
+
+    Cut as windows of a strided view: a gather of whole rows, not of single pixels.
+    """
+    size = 2 * STAMP + 1
+    windows = np.lib.stride_tricks.sliding_window_view(arr, (size, size))
+    return windows[iy - STAMP, ix - STAMP].astype(np.float64)
+
+
 def _select(stars: ReferenceStars, nx: int, ny: int) -> NDArray[np.intp]:
     """Indices of the brightest isolated catalogue stars well inside the frame."""
     star = np.ones(len(stars), bool) if stars.is_star is None else stars.is_star
@@ -268,12 +318,22 @@ def _select(stars: ReferenceStars, nx: int, ny: int) -> NDArray[np.intp]:
         return order
     # only sources bright enough to spoil a candidate can be its neighbours
     near = np.flatnonzero(stars.mag < stars.mag[order].max() + ISOLATION_DMAG)
-    dx = stars.x[order, None] - stars.x[None, near]
-    dy = stars.y[order, None] - stars.y[None, near]
+    # pairs within ISOLATION_PIX (+1 for rounding) in x, from the neighbours sorted by x; the
+    # exact test below then sees only those, not all candidates x all neighbours
+    near = near[np.argsort(stars.x[near], kind="stable")]
+    xn = stars.x[near]
+    lo = np.searchsorted(xn, stars.x[order] - (ISOLATION_PIX + 1.0), "left")
+    hi = np.searchsorted(xn, stars.x[order] + (ISOLATION_PIX + 1.0), "right")
+    count = hi - lo
+    cand = np.repeat(np.arange(order.size), count)
+    first = np.repeat(lo - (np.cumsum(count) - count), count)
+    i, j = order[cand], near[np.arange(cand.size) + first]
+    dx, dy = stars.x[i] - stars.x[j], stars.y[i] - stars.y[j]
     close = (dx ** 2 + dy ** 2 < ISOLATION_PIX ** 2) & \
-        (stars.mag[None, near] < stars.mag[order, None] + ISOLATION_DMAG)
-    close &= order[:, None] != near[None, :]
-    return order[~close.any(axis=1)]
+        (stars.mag[j] < stars.mag[i] + ISOLATION_DMAG) & (i != j)
+    crowded = np.zeros(order.size, bool)
+    crowded[cand[close]] = True
+    return order[~crowded]
 
 
 def catalogue_transparency(arr: NDArray[np.float32], phot: tuple, rad: float, sigma: float,
@@ -305,11 +365,14 @@ def catalogue_transparency(arr: NDArray[np.float32], phot: tuple, rad: float, si
     if use.size == 0:
         return math.nan
     ny, nx = arr.shape
-    off = np.arange(-STAMP, STAMP + 1, dtype=np.float64)
+    # the aperture lies within rad + 1/2 pixels of the stamp centre (|fx|, |fy| <= 1/2)
+    w = min(STAMP, int(rad + 0.5))
+    off = np.arange(-w, w + 1, dtype=np.float64)
     dy = off[None, :, None] - fy[use, None, None]
     dx = off[None, None, :] - fx[use, None, None]
     aperture = dx ** 2 + dy ** 2 <= rad ** 2
-    flux = (stamps[use] * aperture).sum(axis=(1, 2))
+    core = stamps[use, STAMP - w:STAMP + w + 1, STAMP - w:STAMP + w + 1]
+    flux = np.where(aperture, core, 0.0).sum(axis=(1, 2))
     coef, _, _ = background_model(arr)
     xr = (ix[use] - nx / 2) / (nx / 2)
     yr = (iy[use] - ny / 2) / (ny / 2)
@@ -335,7 +398,9 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     ny, nx = arr.shape
     size = 2 * STAMP + 1
     scale = header_value(header, "PIXSCALE", 1.0)
-    saturate = header_value(header, "SATURATE", float(arr.max()) + 1.0)
+    saturate = header_value(header, "SATURATE", math.nan)
+    if math.isnan(saturate):  # the frame's maximum only when needed: a full pass
+        saturate = float(arr.max()) + 1.0
     gain = max(header_value(header, "GAIN", 1.0), 1e-6)
     expected_adu = None
     if stars is not None and len(stars):
@@ -356,12 +421,10 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     if ix.size == 0:
         return StarMeasurement(stack.astype(np.float32), math.nan, math.nan, math.nan, 0,
                                math.nan, 0.0)
-    off = np.arange(-STAMP, STAMP + 1)
-    stamps = arr[iy[:, None, None] + off[None, :, None], ix[:, None, None] + off[None, None, :]]
-    stamps = stamps.astype(np.float64)
+    stamps = _stamps(arr, ix, iy)
     border = np.concatenate([stamps[:, 0], stamps[:, -1], stamps[:, 1:-1, 0],
                              stamps[:, 1:-1, -1]], axis=1)
-    stamps -= np.median(border, axis=1)[:, None, None]
+    stamps -= median(border, axis=1)[:, None, None]
     unsat = arr[iy, ix] < SATURATION_FRACTION * saturate
     unsat &= stamps.max(axis=(1, 2)) + level < SATURATION_FRACTION * saturate
     phot = None
@@ -392,7 +455,7 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     else:
         weight = np.maximum(stamps[:, STAMP - 1:STAMP + 2, STAMP - 1:STAMP + 2].sum(axis=(1, 2)),
                             1e-12)
-    stack = np.median(stamps / weight[:, None, None], axis=0)
+    stack = median(stamps / weight[:, None, None], axis=0)
     fwhm, ell = math.nan, math.nan
     fine = upsample(stack)
     hm_fine = half_max_diameter(fine, closing=UPSAMPLE)
