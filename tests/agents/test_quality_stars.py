@@ -133,3 +133,13 @@ def test_core_ellipticity_of_an_elliptical_gaussian():
     yy, xx = np.mgrid[-40:41, -40:41]
     g = np.exp(-(xx ** 2 / (2 * 6.0 ** 2) + yy ** 2 / (2 * 4.2 ** 2)))
     assert core_ellipticity(g, floor=0.0) == pytest.approx(0.3, abs=1e-3)
+
+
+def test_without_a_zero_point_the_catalogue_still_gives_a_psf():
+    from skytwin.agents.quality.inputs import quality_model_input
+    img, header, stars = _frame(0.7)
+    header = {k: v for k, v in header.items() if k != "MAGZERO"}
+    x, s = quality_model_input(img, header, None, stars)
+    assert np.isfinite(x).all() and np.isfinite(s).all()
+    m = _measure(img, header, stars)
+    assert m.fwhm_arcsec == pytest.approx(2.3548 * 2.0 * 0.5, rel=0.1) and math.isnan(m.transparency)

@@ -433,7 +433,8 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
                 stars.mag[idx][ok], stars)
         # stars the catalogue says are bright enough to measure (the 3 brightest in any case)
         snr = expected_adu / (sigma * 4.0 * math.sqrt(math.pi))
-        unsat &= (snr > MIN_SNR) | (np.arange(unsat.size) < 3)
+        if np.isfinite(snr).all():  # without MAGZERO / EXPTIME the catalogue gives no flux
+            unsat &= (snr > MIN_SNR) | (np.arange(unsat.size) < 3)
     use = np.flatnonzero(unsat)
     if expected_adu is not None:
         # the stars nearest the centre (see the module docstring)
@@ -447,14 +448,15 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
         return StarMeasurement(stack.astype(np.float32), math.nan, math.nan, math.nan, 0,
                                math.nan, 0.0)
     # the median of flux-normalised stamps: a galaxy, trail or halo in a few stamps drops out
+    # each stamp's own central flux, where the catalogue cannot predict it
+    weight = np.maximum(stamps[:, STAMP - 1:STAMP + 2, STAMP - 1:STAMP + 2].sum(axis=(1, 2)),
+                        1e-12)
     if expected_adu is not None:
-        weight = np.maximum(expected_adu, 1e-12)
+        if np.isfinite(expected_adu).all():
+            weight = np.maximum(expected_adu, 1e-12)
         # centre each stamp on its catalogue position
         fx, fy = xs[ok][use] - ix, ys[ok][use] - iy
         stamps = _fourier_shift(stamps, fx, fy)
-    else:
-        weight = np.maximum(stamps[:, STAMP - 1:STAMP + 2, STAMP - 1:STAMP + 2].sum(axis=(1, 2)),
-                            1e-12)
     stack = median(stamps / weight[:, None, None], axis=0)
     fwhm, ell = math.nan, math.nan
     fine = upsample(stack)
