@@ -52,6 +52,7 @@ from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.errors import SkytwinError
 
 WEIGHTS = "quality_cnn.pt"
+LOG_SIGMA_FLOOR = -3.0  # log of the smallest sigma, in units of the correction scale
 REASON_THRESHOLD = 0.5  # a reason is reported when its sigmoid exceeds this
 
 
@@ -123,7 +124,8 @@ class QualityNet(nn.Module):
         m = self.measure(h)
         k = len(MEASURED)
         mean = measured_scalars(s) + m[:, :k] * self.correction_scale
-        log_sigma = m[:, k:2 * k] + self.correction_scale.log()
+        # floored: a vanishing sigma on a training frame makes the NLL's gradients explode
+        log_sigma = m[:, k:2 * k].clamp_min(LOG_SIGMA_FLOOR) + self.correction_scale.log()
         return mean, log_sigma, m[:, 2 * k:], self.reason(h)
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
