@@ -135,16 +135,18 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
                 mean, log_sigma, trail_logits, rl = net.heads(augment(x[b], g), s[b])
                 log_p = net.rule(mean, log_sigma.exp(), trail_logits).log()
                 bad = (y[b] > 0).float()[:, None]
+                label_nll = nn.functional.nll_loss(log_p, y[b])
                 loss = (MEASURE_WEIGHT * gaussian_nll(target[b], mean, log_sigma)
-                        + TRAIL_WEIGHT * ce(trail_logits, trail[b])
-                        + nn.functional.nll_loss(log_p, y[b])
+                        + TRAIL_WEIGHT * ce(trail_logits, trail[b]) + label_nll
                         + (nn.functional.binary_cross_entropy_with_logits(
                             rl, r[b], reduction="none") * bad).mean())
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
                 sched.step()
-                tot += loss.item() * len(b)
+                # the curve shows the label's NLL, comparable with the validation loss (the
+                # estimates' Gaussian NLL goes negative as their sigmas shrink)
+                tot += label_nll.item() * len(b)
             lv, _ = logits_of(net, d["x"][va], d["s"][va])
             yv = d["label"][va]
             hist["train loss"].append(tot / len(perm))
