@@ -170,9 +170,10 @@ def measurements(mean: NDArray, trail_probs: NDArray) -> list[dict[str, float | 
     """
     out: list[dict[str, float | str]] = []
     for m, t in zip(np.asarray(mean, np.float64), np.asarray(trail_probs)):
-        out.append({"fwhm_arcsec": math.exp(m[0]), "ellipticity": float(m[1]),
+        # the Gaussian estimates may stray past the quantities' ranges; reported within them
+        out.append({"fwhm_arcsec": math.exp(m[0]), "ellipticity": min(max(float(m[1]), 0.0), 1.0),
                     "transparency": math.exp(m[2]), "sky_excess_mag": float(m[3]),
-                    "saturated_fraction": 10.0 ** m[4],
+                    "saturated_fraction": min(float(10.0 ** m[4]), 1.0),
                     "trails": TRAIL_CLASSES[int(np.argmax(t))]})
     return out
 
