@@ -231,7 +231,9 @@ def _field_candidates(seed: int, index: int, site_names: tuple[str, ...], ra_shi
                                  dec_deg=float(g["dec"]) + rng.normal(0, 0.2) * scale_deg,
                                  name=f"nuc{k}"))
         sci = render_frame(req.with_(transients=tuple(trs)))
-        sub = subtract(sci.image, ref)
+        # no saturation level, as when the shipped real/bogus model's data were made (a
+        # retrain reproduces them); detect() finds the level itself
+        sub = subtract(sci.image, ref, np.inf)
         fwhm = sub.fwhm_science if math.isfinite(sub.fwhm_science) else \
             seeing / base["pixel_scale_arcsec"]
         fw = max(fwhm, sub.fwhm_reference if math.isfinite(sub.fwhm_reference) else 0)

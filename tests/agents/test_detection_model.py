@@ -86,3 +86,24 @@ def test_pipeline_finds_injected_transient(model) -> None:
 def test_subtraction_needs_same_shapes() -> None:
     with pytest.raises(SubtractionError, match="same shape"):
         subtract(np.zeros((10, 10)), np.zeros((10, 12)))
+
+
+def test_a_saturated_star_does_not_spoil_the_subtraction_without_a_saturate_level(model) -> None:
+    from skytwin.agents.detection import stack_reference
+    from skytwin.agents.detection.subtract import saturation_level
+    from skytwin.twin.frames import RenderRequest, Transient, render_frame
+    # the benchmark's timing field with seed 2 holds a star saturated in every frame
+    base = dict(ra_deg=120.0, dec_deg=5.0, nx=1024, ny=1024, pixel_scale_arcsec=0.6, seed=2,
+                star_density=2.0)
+    ref = stack_reference([render_frame(RenderRequest(**base, seeing_arcsec=1.0,
+                                                      frame_id=f"r{k}")).image for k in range(3)])
+    sn = tuple(Transient("sn", 17.0, 60676.01, ra_deg=120.0 + 0.02 * k, dec_deg=5.0)
+               for k in range(-3, 4))
+    sci = render_frame(RenderRequest(**base, seeing_arcsec=1.4, frame_id="s", transients=sn))
+    sat = float(sci.header["SATURATE"][0] if isinstance(sci.header["SATURATE"], tuple)
+                else sci.header["SATURATE"])
+    assert saturation_level(sci.image, ref) == sat
+    found = model.detect(sci.image, ref)  # no level given: found from the clipped pixels
+    given = model.detect(sci.image, ref, saturation=sat)
+    assert len(found.x) == len(given.x) < 200  # a spoiled difference gives ~2000 candidates
+    assert (found.probability > 0.5).sum() >= 5  # the supernovae are found

@@ -117,8 +117,12 @@ class DetectionModel:
         return self.score(observation)
 
     def detect(self, science: NDArray, reference: NDArray, nsigma: float = 5.0,
-               saturation: float = np.inf) -> Detection:
-        """Subtract, detect and score the candidates of one frame (module docstring)."""
+               saturation: float | None = None) -> Detection:
+        """Subtract, detect and score the candidates of one frame (module docstring).
+
+        ``saturation``: the frames' SATURATE level in ADU; ``None`` finds it as
+        their clipping plateau (:func:`~skytwin.agents.detection.subtract.saturation_level`).
+        """
         sub = subtract(science, reference, saturation)
         fwhm = max(sub.fwhm_science, sub.fwhm_reference) if np.isfinite(
             sub.fwhm_science) and np.isfinite(sub.fwhm_reference) else 3.0

@@ -170,9 +170,31 @@ def fit_kernel(sharp: NDArray[np.float32], blur: NDArray[np.float32], sigma: flo
     return kernel, float(coef[nk]), int(keep.sum())
 
 
-def subtract(science: NDArray, reference: NDArray, saturation: float = np.inf
+PLATEAU_PIXELS = 4  # a maximum that this many pixels share is a clipped (saturated) level
+
+
+def saturation_level(*images: NDArray) -> float:
+    """The level at which the images clip: the lowest maximum shared by several pixels.
+
+    A frame without a SATURATE keyword still shows its full well as a
+    plateau of pixels at one value; ``inf`` when no image has one.
+    """
+    levels = []
+    for im in images:
+        a = np.asarray(im)
+        mx = np.nanmax(a)
+        if np.isfinite(mx) and np.count_nonzero(a == mx) >= PLATEAU_PIXELS:
+            levels.append(float(mx))
+    return min(levels, default=math.inf)
+
+
+def subtract(science: NDArray, reference: NDArray, saturation: float | None = None
              ) -> Subtraction:
     """PSF-matched difference ``science - reference`` (see the module docstring).
+
+    ``saturation`` (ADU) keeps saturated stars out of the kernel fit; ``None``
+    finds it as the images' clipping plateau (:func:`saturation_level`): a
+    saturated star in the fit spoils the whole difference.
 
     Raises
     ------
@@ -190,6 +212,8 @@ def subtract(science: NDArray, reference: NDArray, saturation: float = np.inf
         raise SubtractionError("an image holds no finite pixel")
     s0 = np.nan_to_num(sci - ls, nan=0.0)
     r0 = np.nan_to_num(ref - lr, nan=0.0)
+    if saturation is None:
+        saturation = saturation_level(sci, ref)
     sat_s, sat_r = saturation - ls, saturation - lr
     fs = fwhm_estimate(s0, 0.0, ss, sat_s)
     fr = fwhm_estimate(r0, 0.0, sr, sat_r)
