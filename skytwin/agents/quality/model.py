@@ -133,6 +133,10 @@ class QualityNet(nn.Module):
         mean, log_sigma, trails, reasons = self.heads(x, s)
         return self.rule(mean, log_sigma.exp(), trails).log(), reasons
 
+    def calibrated(self, log_p: torch.Tensor) -> torch.Tensor:
+        """Class probabilities from the log-probabilities and the fitted temperature."""
+        return torch.softmax(log_p / self.temperature, dim=1)
+
 
 class CalibratedQualityNet(nn.Module):
     """The exported graph: tempered class probabilities and reason probabilities."""
@@ -142,8 +146,8 @@ class CalibratedQualityNet(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        logits, reasons = self.net(x, s)
-        return torch.softmax(logits / self.net.temperature, dim=1), torch.sigmoid(reasons)
+        log_p, reasons = self.net(x, s)
+        return self.net.calibrated(log_p), torch.sigmoid(reasons)
 
 
 @dataclass
@@ -199,8 +203,7 @@ class QualityModel:
             mean, log_sigma, trails, reasons = self.net.heads(
                 torch.as_tensor(np.asarray(x, np.float32)),
                 torch.as_tensor(np.asarray(s, np.float32)))
-            log_p = self.net.rule(mean, log_sigma.exp(), trails).log()
-            p = torch.softmax(log_p / self.net.temperature, dim=1)
+            p = self.net.calibrated(self.net.rule(mean, log_sigma.exp(), trails).log())
             return (p.numpy(), torch.sigmoid(reasons).numpy(), mean.numpy(),
                     torch.softmax(trails, dim=1).numpy())
 
