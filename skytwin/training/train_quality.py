@@ -37,7 +37,7 @@ from skytwin.agents.quality.baseline import QualityBaseline, design_matrix
 from skytwin.agents.quality.model import WEIGHTS, QualityModel, QualityNet
 from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
 from skytwin.agents.quality.rule_head import gaussian_nll, measured_scalars, targets
-from skytwin.training.datasets import CONDITIONS, make_quality_dataset
+from skytwin.training.datasets import CONDITIONS, make_quality_dataset, save
 
 # loss weights of the estimates (Gaussian NLL) and of the trail class, against the label's
 # NLL (weight 1): the estimates are the means to the label, not the end, and the trail class,
@@ -105,6 +105,9 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
             return make_quality_dataset(n, seed, workers=threads, progress=adv)
 
     d = cached(data_path, make)
+    if "conditions" not in d:  # cached by an older version, without the truth behind the labels
+        d = make()
+        save(d, data_path)
     t_data = timer.s
     sp = d["split"]
     tr, va, te, ho = (sp == "train"), (sp == "val"), (sp == "test"), (sp == "heldout")
