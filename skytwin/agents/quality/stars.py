@@ -42,7 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -92,6 +92,20 @@ class ReferenceStars:
 
     def __len__(self) -> int:
         return int(self.x.size)
+
+
+class PhotometryStars(NamedTuple):
+    """The catalogue stars :func:`catalogue_transparency` measures, as cut out of the frame."""
+
+    use: NDArray[np.intp]  # the unsaturated ones, indices into the arrays below
+    stamps: NDArray[np.float64]  # background-subtracted, (n, 2 * STAMP + 1, 2 * STAMP + 1)
+    ix: NDArray[np.intp]  # stamp centres (pixels)
+    iy: NDArray[np.intp]
+    fx: NDArray[np.float64]  # catalogue position minus stamp centre (pixels)
+    fy: NDArray[np.float64]
+    expected: NDArray[np.float64]  # flux the catalogue predicts (ADU)
+    mags: NDArray[np.float64]  # catalogue magnitudes
+    catalogue: ReferenceStars  # every source, for the blend test
 
 
 @dataclass(frozen=True)
@@ -336,13 +350,12 @@ def _select(stars: ReferenceStars, nx: int, ny: int) -> NDArray[np.intp]:
     return order[~crowded]
 
 
-def catalogue_transparency(arr: NDArray[np.float32], phot: tuple, rad: float, sigma: float,
+def catalogue_transparency(arr: NDArray[np.float32], phot: PhotometryStars, rad: float,
+                           sigma: float,
                            gain: float, header: Mapping[str, Any] | None) -> float:
     """Measured over predicted flux of the catalogue stars, their trimmed weighted mean.
 
-    ``phot`` holds the unsaturated stars' indices, background-subtracted
-    stamps, stamp centres, sub-pixel offsets, predicted fluxes (ADU),
-    catalogue magnitudes and the catalogue itself. A star with a catalogue
+    ``phot``: the stars and their stamps (:class:`PhotometryStars`). A star with a catalogue
     neighbour less than :data:`BLEND_DMAG` fainter within reach of its
     aperture is left out.
     Every usable star counts, not only the PSF stars: clouds are patchy, and
@@ -429,8 +442,9 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     unsat &= stamps.max(axis=(1, 2)) + level < SATURATION_FRACTION * saturate
     phot = None
     if expected_adu is not None:
-        phot = (np.flatnonzero(unsat), stamps, ix, iy, xs[ok] - ix, ys[ok] - iy, expected_adu,
-                stars.mag[idx][ok], stars)
+        fx_all, fy_all = xs[ok] - ix, ys[ok] - iy  # sub-pixel offsets of the catalogue positions
+        phot = PhotometryStars(np.flatnonzero(unsat), stamps, ix, iy, fx_all, fy_all,
+                               expected_adu, stars.mag[idx][ok], stars)
         # stars the catalogue says are bright enough to measure (the 3 brightest in any case)
         snr = expected_adu / (sigma * 4.0 * math.sqrt(math.pi))
         if np.isfinite(snr).all():  # without MAGZERO / EXPTIME the catalogue gives no flux
@@ -447,16 +461,15 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     if n == 0:
         return StarMeasurement(stack.astype(np.float32), math.nan, math.nan, math.nan, 0,
                                math.nan, 0.0)
-    # the median of flux-normalised stamps: a galaxy, trail or halo in a few stamps drops out
-    # each stamp's own central flux, where the catalogue cannot predict it
+    # the median of flux-normalised stamps: a galaxy, trail or halo in a few stamps drops out;
+    # each stamp weighs its catalogue flux, or its own central flux where there is none
     weight = np.maximum(stamps[:, STAMP - 1:STAMP + 2, STAMP - 1:STAMP + 2].sum(axis=(1, 2)),
                         1e-12)
-    if expected_adu is not None:
+    if phot is not None:
         if np.isfinite(expected_adu).all():
             weight = np.maximum(expected_adu, 1e-12)
         # centre each stamp on its catalogue position
-        fx, fy = xs[ok][use] - ix, ys[ok][use] - iy
-        stamps = _fourier_shift(stamps, fx, fy)
+        stamps = _fourier_shift(stamps, phot.fx[use], phot.fy[use])
     stack = median(stamps / weight[:, None, None], axis=0)
     fwhm, ell = math.nan, math.nan
     fine = upsample(stack)
@@ -473,7 +486,7 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     elif math.isfinite(halfmax):  # HSM failed (a noisy stack of few stars): the area's values
         fwhm, ell = halfmax, core_ellipticity(fine)
     trans = math.nan
-    if phot is not None and np.isfinite(phot[6]).all():
+    if phot is not None and np.isfinite(phot.expected).all():
         rad = max(4.0, 2.5 * fwhm / scale) if math.isfinite(fwhm) else 8.0
         trans = catalogue_transparency(arr, phot, min(rad, float(STAMP)), sigma, gain, header)
     peak = stack.max()
