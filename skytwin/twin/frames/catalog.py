@@ -27,7 +27,8 @@ profile is truncated at 4.5 r_e and the flux is the truncated total.
 
 Determinism: the sky is cut into cells (bands of 0.25 deg in Dec, each cut
 into ~0.25 deg in RA) and magnitude slices; each (seed, kind, cell, slice)
-seeds its own ``numpy.random.SeedSequence``. A field therefore holds the same
+seeds its own ``numpy.random.SeedSequence``, and a cell's star density is
+taken at its own centre (Galactic latitude). A field therefore holds the same
 sources on every visit and from every site, whatever the frame's rotation,
 size or depth: a deeper frame adds fainter slices without moving the others.
 """
@@ -196,15 +197,18 @@ def field_catalog(req: RenderRequest, mag_limit: float) -> SkyCatalog:
     """
     half_diag = 0.5 * math.hypot(req.nx, req.ny) * req.pixel_scale_arcsec / 3600.0
     radius = half_diag + 32 * req.pixel_scale_arcsec / 3600.0
-    l_deg, b_deg = galactic(req.ra_deg, req.dec_deg)
-
-    def scdf(v):
-        return star_counts(v, l_deg, b_deg)
     parts: list[SkyCatalog] = []
     vlim = mag_limit - STAR_COLOR_FROM_V[req.band] + 1.0  # colour scatter margin
     rlim = mag_limit - GALAXY_COLOR_FROM_R[req.band]
     for cell in _cells(req.ra_deg, req.dec_deg, radius):
         area = _cell_area(cell)
+        # star density at the cell's centre, not the pointing's: a pointing a
+        # pixel away must draw the same number of stars in each cell, or the
+        # cell's whole random stream (and every position) changes
+        l_deg, b_deg = galactic(0.5 * (cell[4] + cell[5]), 0.5 * (cell[2] + cell[3]))
+
+        def scdf(v, l_deg=l_deg, b_deg=b_deg):
+            return star_counts(v, l_deg, b_deg)
         for i, (lo, hi) in enumerate(zip(STAR_SLICES[:-1], STAR_SLICES[1:])):
             if lo >= vlim or req.star_density <= 0:
                 break

@@ -40,6 +40,23 @@ def test_field_looks_the_same_from_every_site_and_rotation() -> None:
     assert bright <= set(zip(deep.ra_deg, deep.dec_deg)) and len(deep) > len(ca)
 
 
+def test_a_pointing_a_pixel_away_sees_the_same_stars() -> None:
+    # near the Galactic plane, where the density changes fastest; the density
+    # once followed the pointing, and a half-pixel offset could redraw a cell
+    # (the first pair: a detection-data field whose second epoch drew a new sky)
+    pairs = [((309.6293466, 23.8550614), (309.6292776, 23.8550775))]
+    pairs += [((309.6 + 0.2 * k, 23.855), (309.6 + 0.2 * k - 7e-5, 23.855 + 2e-5))
+              for k in range(1, 6)]
+    for (ra_a, dec_a), (ra_b, dec_b) in pairs:
+        a = small_request(ra_deg=ra_a, dec_deg=dec_a, pixel_scale_arcsec=0.73, seed=1,
+                          band="i", star_density=12.5)
+        b = a.with_(ra_deg=ra_b, dec_deg=dec_b)
+        ca, cb = field_catalog(a, 23.0), field_catalog(b, 23.0)
+        pa = set(zip(ca.ra_deg.round(9), ca.dec_deg.round(9)))
+        pb = set(zip(cb.ra_deg.round(9), cb.dec_deg.round(9)))
+        assert len(pa & pb) >= 0.9 * min(len(pa), len(pb)) > 20  # only the margin differs
+
+
 def test_star_counts_rise_towards_the_galactic_plane() -> None:
     l_pole, b_pole = galactic(192.859, 27.128)
     assert b_pole == pytest.approx(90.0, abs=0.1)
