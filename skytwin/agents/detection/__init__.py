@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from skytwin.agents.detection.candidates import (Candidates, baseline_score, cutouts,
-                                                 detect_candidates)
+                                                 detect_candidates, noise_ratio_map)
 from skytwin.agents.detection.model import Detection, DetectionModel, load_default
 from skytwin.agents.detection.subtract import Subtraction, stack_reference, subtract
 
@@ -24,5 +24,5 @@ def score(triplets):  # type: ignore[no-untyped-def]
 
 
 __all__ = ["Candidates", "Detection", "DetectionModel", "Subtraction", "baseline_score",
-           "cutouts", "detect_candidates", "load_default", "score", "stack_reference",
-           "subtract"]
+           "cutouts", "detect_candidates", "load_default", "noise_ratio_map", "score",
+           "stack_reference", "subtract"]

@@ -9,6 +9,16 @@ image's robust noise sets the threshold; every local maximum (5 x 5) at or
 above ``nsigma`` is a candidate. Only brightenings (positive peaks) are
 candidates; fading sources show as negatives and are not reported.
 
+The noise is not the same everywhere: on a star of the reference the
+difference also holds the star's photon noise and whatever the subtraction
+left of it (a flux-scale or sub-pixel alignment error grows with the star's
+flux). :func:`noise_ratio_map` measures this on the frame itself, as the
+filtered difference's scatter against the reference's flux under the filter,
+``sigma_local^2 = sigma^2 (1 + b t + c t^2)``, so that a candidate's SNR is
+against the noise where it lies (as a variance plane gives a survey
+pipeline; ZOGY's corrected score does the same with a noise model). Without
+it, every bright star's noise peaks at "5 sigma" of the empty sky.
+
 Cutouts are ``size`` x ``size`` (default 31) science, reference and
 difference stamps centred on the candidate's pixel, NaN beyond the frame.
 
@@ -25,7 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
+from scipy import ndimage, optimize
 
 CUTOUT = 31  # default cutout side (pixels)
 FEATURES = ("snr", "fwhm_ratio", "negative_fraction", "sharpness", "peak_snr")
@@ -44,18 +54,90 @@ class Candidates:
         return int(self.x.size)
 
 
-def detect_candidates(diff: NDArray, noise: float, fwhm_pix: float, nsigma: float = 5.0,
-                      max_candidates: int = 2000) -> Candidates:
-    """Local maxima of the matched-filtered difference above ``nsigma`` (module docstring)."""
+def _filter_sigma(fwhm_pix: float) -> float:
+    return max(fwhm_pix / 2.3548, 0.5) if math.isfinite(fwhm_pix) else 1.2
+
+
+def _matched(diff: NDArray, fwhm_pix: float) -> tuple[NDArray[np.float32], float]:
+    """The matched-filtered difference (NaN as 0) and its robust background sigma."""
     d = np.nan_to_num(np.asarray(diff, np.float32), nan=0.0)
-    s = max(fwhm_pix / 2.3548, 0.5) if math.isfinite(fwhm_pix) else 1.2
-    sm = ndimage.gaussian_filter(d, s, truncate=3.0)
+    sm = ndimage.gaussian_filter(d, _filter_sigma(fwhm_pix), truncate=3.0)
     step = max(1, int(math.sqrt(sm.size / 65536)))
     sub = sm[::step, ::step]
     sig = 1.4826 * float(np.median(np.abs(sub - np.median(sub)))) or 1.0
-    mx = ndimage.maximum_filter(sm, size=5)
-    ys, xs = np.nonzero((sm == mx) & (sm >= nsigma * sig))
-    snr = sm[ys, xs] / sig
+    return sm, sig
+
+
+RATIO_BINS = 16  # log-spaced bins of reference flux for the local-noise fit
+RATIO_MIN_PIXELS = 25  # fewest pixels for a bin's scatter
+CHI2_1_MEDIAN = 0.45494  # median of a chi-square with one degree of freedom
+
+
+def noise_ratio_map(diff: NDArray, template: NDArray, fwhm_pix: float) -> NDArray[np.float32]:
+    """Local noise of the matched-filtered difference over its empty-sky noise (>= 1).
+
+    ``template`` is the reference's sources on the difference's scale
+    (:attr:`~skytwin.agents.detection.subtract.Subtraction.template`). Its
+    flux under the filter, ``t``, is binned (log-spaced, above 3 sigma of its
+    own background, or 1e-4 of its peak for a noiseless template); each bin's median square of the filtered difference
+    (about zero, so residuals of one sign count), over the sky's, gives
+    ``1 + b t + c t^2``, fitted with ``b, c >= 0`` (non-negative least
+    squares in relative terms). A frame where the fit has nothing to use gives
+    ones. Written here because the survey pipelines that do this (a variance
+    plane carried from the raw frame) need the gain and the raw frames, which
+    the detection API does not get.
+    """
+    sm, sig = _matched(diff, fwhm_pix)
+    t = ndimage.gaussian_filter(np.nan_to_num(np.asarray(template, np.float32), nan=0.0),
+                                _filter_sigma(fwhm_pix), truncate=3.0)
+    ones = np.ones(sm.shape, np.float32)
+    step = max(1, int(math.sqrt(t.size / 65536)))
+    tb = t[::step, ::step]
+    t_sig = 1.4826 * float(np.median(np.abs(tb - np.median(tb))))
+    t_max = float(t.max())
+    # a noiseless template (a model, not a stacked image) has no scatter of its own
+    lo = 3 * t_sig if t_sig > 0 else 1e-4 * t_max
+    valid = np.isfinite(np.asarray(diff))
+    pick = np.flatnonzero((t > lo).ravel() & valid.ravel())
+    if pick.size < 2 * RATIO_MIN_PIXELS or not lo > 0:
+        return ones
+    tv, v = t.ravel()[pick], (sm.ravel()[pick] / sig) ** 2
+    edges = np.geomspace(lo, float(tv.max()) * 1.0001, RATIO_BINS + 1)
+    which = np.digitize(tv, edges) - 1
+    rows, excess = [], []
+    for k in range(RATIO_BINS):
+        sel = which == k
+        if sel.sum() < RATIO_MIN_PIXELS:
+            continue
+        tk = float(np.median(tv[sel]))
+        ratio2 = float(np.median(v[sel])) / CHI2_1_MEDIAN
+        w = 1.0 / max(ratio2, 1.0)  # relative residuals: faint and bright bins both count
+        rows.append([tk * w, tk * tk * w])
+        excess.append((ratio2 - 1.0) * w)
+    if len(rows) < 2:
+        return ones
+    a = np.asarray(rows)
+    scale = np.abs(a).max(axis=0) + 1e-30
+    coef, _ = optimize.nnls(a / scale, np.asarray(excess))
+    b, c = coef / scale
+    t = np.clip(t, 0, None)
+    return np.sqrt(1.0 + b * t + c * t * t).astype(np.float32)
+
+
+def detect_candidates(diff: NDArray, noise: float, fwhm_pix: float, nsigma: float = 5.0,
+                      max_candidates: int = 2000, noise_ratio: NDArray | None = None
+                      ) -> Candidates:
+    """Local maxima of the matched-filtered difference above ``nsigma`` (module docstring).
+
+    ``noise_ratio`` (:func:`noise_ratio_map`) raises the noise where the
+    reference has sources; ``None`` uses the empty sky's noise everywhere.
+    """
+    d = np.nan_to_num(np.asarray(diff, np.float32), nan=0.0)
+    sm, sig = _matched(d, fwhm_pix)
+    z = sm / sig if noise_ratio is None else sm / (sig * noise_ratio)
+    mx = ndimage.maximum_filter(sm, size=5)  # peaks of flux; significance against local noise
+    ys, xs = np.nonzero((sm == mx) & (z >= nsigma))
+    snr = z[ys, xs]
     order = np.argsort(-snr)[:max_candidates]
     ys, xs, snr = ys[order], xs[order], snr[order]
     feats = shape_features(d, xs, ys, noise, fwhm_pix)
@@ -96,7 +178,7 @@ def baseline_score(features: NDArray) -> NDArray[np.float32]:
     z = (np.log(np.clip(snr, 1e-3, None) / 5.0)
          - 3.0 * np.clip(np.abs(np.log(np.clip(ratio, 1e-3, None))) - math.log(1.4), 0, None)
          - 8.0 * neg - 6.0 * np.clip(sharp - 0.5, 0, None))
-    return (1.0 / (1.0 + np.exp(-2.0 * z))).astype(np.float32)
+    return (1.0 / (1.0 + np.exp(-2.0 * np.clip(z, -30, 30)))).astype(np.float32)
 
 
 def cutouts(science: NDArray, reference: NDArray, difference: NDArray, xs: NDArray,

@@ -28,7 +28,9 @@ Alard-Lupton was chosen over ZOGY because it needs no PSF model of either
 image, fits the photometric scaling and the background difference by
 itself, and its one FFT convolution keeps a 1024 x 1024 frame well under the
 edge computer's time budget; its difference noise is not whitened (ZOGY's
-would be), so detection thresholds use the difference's own robust noise.
+would be), so detection thresholds use the difference's own robust noise,
+raised where the reference has sources (see
+:func:`skytwin.agents.detection.candidates.noise_ratio_map`).
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ class Subtraction:
     n_stamps: int
     science_level: float
     reference_level: float
+    # the reference's sources on the difference's flux scale and PSF (background 0):
+    # where subtraction residuals and source noise can arise (candidates.noise_ratio_map)
+    template: NDArray[np.float32] | None = None
 
 
 def fwhm_estimate(image: NDArray, level: float, sigma: float, saturation: float = np.inf,
@@ -235,8 +240,10 @@ def subtract(science: NDArray, reference: NDArray, saturation: float | None = No
     diff[:half] = diff[-half:] = np.nan
     diff[:, :half] = diff[:, -half:] = np.nan
     _, noise = robust_stats(diff)
+    template = (conv - np.float32(bg)) if not sci_sharper else r0
     return Subtraction(diff.astype(np.float32), noise, kernel.astype(np.float32),
-                       "science" if sci_sharper else "reference", fs, fr, nst, ls, lr)
+                       "science" if sci_sharper else "reference", fs, fr, nst, ls, lr,
+                       template.astype(np.float32))
 
 
 def stack_reference(frames: list[NDArray]) -> NDArray[np.float32]:

@@ -1,0 +1,80 @@
+"""Candidate detection against the local noise of a difference image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from skytwin.agents.detection import detect_candidates, noise_ratio_map
+
+SIZE = 200
+FWHM = 3.0
+
+
+def _stars(rng: np.random.Generator, n: int = 12, peak: float = 2000.0
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """A template of ``n`` Gaussian stars and their positions ``(n, 2)`` (x, y)."""
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    pos = rng.uniform(20, SIZE - 20, (n, 2))
+    s = FWHM / 2.3548
+    t = np.zeros((SIZE, SIZE))
+    for x, y in pos:
+        t += peak * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * s * s))
+    return t.astype(np.float32), pos
+
+
+def _near(c, pos: np.ndarray, r: float = 4.0) -> np.ndarray:
+    """Per candidate: within ``r`` pixels of one of ``pos``."""
+    if not len(c):
+        return np.zeros(0, bool)
+    return np.hypot(c.x[:, None] - pos[None, :, 0], c.y[:, None] - pos[None, :, 1]).min(1) <= r
+
+
+def _transient(x: float, y: float, flux: float) -> np.ndarray:
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    s = FWHM / 2.3548
+    return (flux / (2 * np.pi * s * s) * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * s * s))
+            ).astype(np.float32)
+
+
+def test_photon_noise_of_template_stars_is_not_a_candidate() -> None:
+    rng = np.random.default_rng(3)
+    template, pos = _stars(rng)
+    # the difference holds each star's photon noise (gain 1) on top of the sky's
+    diff = (rng.normal(0, 1, (SIZE, SIZE)) * np.sqrt(1 + template)).astype(np.float32)
+    diff += _transient(100.5, 12.0, 150.0)  # a new source on empty sky, SNR ~ 20
+    ratio = noise_ratio_map(diff, template, FWHM)
+    ix, iy = np.rint(pos).astype(int).T
+    assert np.median(ratio[iy, ix]) > 5  # the stars' noise is many times the sky's
+    assert np.median(ratio[template < 1e-3]) == pytest.approx(1.0, abs=0.05)
+
+    plain = detect_candidates(diff, 1.0, FWHM)
+    local = detect_candidates(diff, 1.0, FWHM, noise_ratio=ratio)
+    assert _near(plain, pos).sum() >= 5  # sky noise alone calls the stars' noise peaks
+    assert _near(local, pos).sum() <= 1
+    found = np.hypot(local.x - 100.5, local.y - 12.0).min()
+    assert found <= 1.5
+
+
+def test_a_flux_scaling_residual_is_absorbed_but_a_large_change_is_kept() -> None:
+    rng = np.random.default_rng(4)
+    template, pos = _stars(rng)
+    diff = 0.01 * template + rng.normal(0, 1, (SIZE, SIZE)).astype(np.float32)
+    x0, y0 = pos[0]
+    diff += 0.3 * template * (np.hypot(*np.mgrid[:SIZE, :SIZE][::-1] - pos[0][:, None, None])
+                              < 8)  # one star brightened by 30%
+    ratio = noise_ratio_map(diff, template, FWHM)
+    c = detect_candidates(diff, 1.0, FWHM, noise_ratio=ratio)
+    on = _near(c, pos)
+    assert on.sum() >= 1 and _near(c, pos[:1]).sum() == 1
+    assert _near(c, pos[1:]).sum() <= 1  # the 1% residuals of the others are not candidates
+    assert np.hypot(c.x - x0, c.y - y0).min() <= 1.5
+
+
+def test_no_template_sources_leaves_the_sky_noise() -> None:
+    rng = np.random.default_rng(5)
+    diff = rng.normal(0, 1, (64, 64)).astype(np.float32)
+    assert (noise_ratio_map(diff, np.zeros((64, 64), np.float32), FWHM) == 1).all()
+    diff[:5] = np.nan  # NaN edges of a difference are fine
+    r = noise_ratio_map(diff, np.zeros((64, 64), np.float32), FWHM)
+    assert r.shape == (64, 64) and np.isfinite(r).all()
