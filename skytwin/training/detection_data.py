@@ -19,16 +19,19 @@ Field ``i`` of a data set with seed ``S`` (generator ``SeedSequence([S, i, 11])`
   (variables and flares: from a 1% change of a bright star to a 2.5x flare of
   a faint one) and 0-3 nuclear transients on galaxy cores; every change from
   3.5 mag above to 0.3 mag below the frame's 5-sigma limit;
-* Alard-Lupton subtraction, candidates at 5 sigma in the difference and in
-  its negative; a candidate is *real* when a change of its sign (brightening
-  for positive, fading for negative) lies within ``max(2, 0.6 FWHM)`` pixels
-  of it, otherwise *bogus* (its likely cause is recorded: cosmic ray, near a
-  bright star, misaligned frame, other); a candidate near a change of the
-  other sign only (a fading star's positive lobe) is ambiguous and left out.
-  A change near a candidate that it cannot explain (the candidate over
-  ``EXPLAINS`` times the change's expected SNR: a faint supernova under a
-  satellite trail or a saturated star's bleed) also leaves it out. ``sign``
-  records +1 or -1.
+* Alard-Lupton subtraction, candidates at 5 sigma of the local noise
+  (:func:`~skytwin.agents.detection.candidates.noise_ratio_map`) in the
+  difference and in its negative; a candidate is *real* when a change of its
+  sign (brightening for positive, fading for negative) lies within
+  ``max(2, 0.6 FWHM)`` pixels of it, otherwise *bogus* (its likely cause is
+  recorded: cosmic ray, near a bright star, misaligned frame, other); a
+  candidate near a change of the other sign only (a fading star's positive
+  lobe) is ambiguous and left out. A change near a candidate that it cannot
+  explain (the candidate over ``EXPLAINS`` times the change's expected SNR,
+  against the same local noise: a faint supernova under a saturated star's
+  bleed) also leaves it out, as does a change on a satellite or aircraft
+  trail (within ``TRAIL_REACH`` FWHM + 3 pixels of its line: the trail's
+  light is in the candidate). ``sign`` records +1 or -1.
 
 Real Rubin alerts motivated the stars and nuclei: most of Rubin's confident
 reals are flux changes of sources already in the template, half of them
@@ -48,7 +51,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from skytwin.agents.detection.candidates import cutouts, detect_candidates
+from skytwin.agents.detection.candidates import cutouts, detect_candidates, noise_ratio_map
 from skytwin.agents.detection.subtract import stack_reference, subtract
 from skytwin.agents.preprocess import DARK_SKY_MAG
 from skytwin.errors import SkytwinError
@@ -61,6 +64,7 @@ from skytwin.twin.frames.wcs import pixel_to_sky
 FIELD_SIZE = 256  # detection frames are FIELD_SIZE x FIELD_SIZE pixels
 STORE = 35  # stored cutout side (pixels)
 EXPLAINS = 3.0  # a real candidate's SNR is at most this times its change's expected SNR
+TRAIL_REACH = 1.5  # a candidate within this many FWHM (+ 3 pixels) of a trail is on it
 CAUSES = ("real", "cosmic_ray", "bright_star", "misaligned", "other")
 MJD = 60676.0  # 2025-01-01, the date of every frame
 
@@ -127,15 +131,17 @@ def _on_stars(rng: np.random.Generator, stars: NDArray, n: int, lim: float, tag:
 
 
 def _label(c_x: NDArray, c_y: NDArray, c_snr: NDArray, same: NDArray, same_snr: NDArray,
-           other: NDArray, rad: float) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
+           other: NDArray, rad: float, on_trail: NDArray[np.bool_]
+           ) -> tuple[NDArray[np.bool_], NDArray[np.bool_]]:
     """(real, ambiguous) per candidate (see the module docstring).
 
     Real: a change of the candidate's sign within ``rad`` that explains its
     signal (the candidate's SNR at most ``EXPLAINS`` times the change's
-    expected SNR ``same_snr``). Ambiguous: a change of its sign that does not
-    explain it (a faint supernova under a satellite trail or a bright star's
-    residual), or only a change of the other sign near (a fading star's
-    positive lobe).
+    expected SNR ``same_snr``), off any trail. Ambiguous: a change of its
+    sign that does not explain it (a faint supernova under a bright star's
+    residual) or that lies on a satellite or aircraft trail (``on_trail``:
+    the trail's light is in the candidate whatever the change's), or only a
+    change of the other sign near (a fading star's positive lobe).
     """
     def nearest(t: NDArray) -> tuple[NDArray[np.bool_], NDArray[np.intp]]:
         if not len(t):
@@ -144,8 +150,8 @@ def _label(c_x: NDArray, c_y: NDArray, c_snr: NDArray, same: NDArray, same_snr: 
         return d.min(1) <= rad, d.argmin(1)
     near, j = nearest(same)
     explained = c_snr <= EXPLAINS * same_snr[j] if len(same) else near
-    real = near & explained
-    return real, (near & ~explained) | (~near & nearest(other)[0])
+    real = near & explained & ~on_trail
+    return real, (near & ~real) | (~near & nearest(other)[0])
 
 
 def _expected_snr(mag: NDArray, e_per_flux: float, gain: float, noise: float, fwhm: float
@@ -154,6 +160,24 @@ def _expected_snr(mag: NDArray, e_per_flux: float, gain: float, noise: float, fw
     of pixel noise ``noise`` (ADU): ``F / (2 sqrt(pi) sigma_psf noise)``."""
     flux_adu = e_per_flux * 10 ** (-0.4 * np.asarray(mag, np.float64)) / gain
     return flux_adu / (2 * math.sqrt(math.pi) * max(fwhm / 2.3548, 0.5) * max(noise, 1e-9))
+
+
+def _trail_distance(x: NDArray, y: NDArray, trails: NDArray) -> NDArray[np.float64]:
+    """Distance (pixels) of each point to the nearest trail line (inf without trails)."""
+    if not len(trails):
+        return np.full(len(x), np.inf)
+    x0, y0, x1, y1 = (trails[k][None] for k in ("x", "y", "x_end", "y_end"))
+    dx, dy = x1 - x0, y1 - y0
+    d = np.abs(dy * (x[:, None] - x0) - dx * (y[:, None] - y0)) / np.hypot(dx, dy)
+    return d.min(axis=1)
+
+
+def _at(image: NDArray, t: NDArray) -> NDArray[np.float32]:
+    """``image`` at the truth positions ``t`` (nearest pixel, clipped to the frame)."""
+    ny, nx = image.shape
+    x = np.clip(np.rint(t["x"]).astype(int), 0, nx - 1)
+    y = np.clip(np.rint(t["y"]).astype(int), 0, ny - 1)
+    return image[y, x]
 
 
 def _field_candidates(seed: int, index: int, site_names: tuple[str, ...], ra_shift: float
@@ -241,20 +265,25 @@ def _field_candidates(seed: int, index: int, site_names: tuple[str, ...], ra_shi
         names = np.char.rstrip(t["name"].astype(str), "0123456789")
         bright_tr = t[np.isin(names, ("sn", "var", "nuc"))]
         cr = t[t["kind"] == "cosmic_ray"]
+        trails = t[np.isin(t["kind"], ("satellite", "aircraft"))]
         bright = t[(t["kind"] == "star") | (t["kind"] == "bright_star")]
         bright = bright[bright["flux_obs_e"] > 200 * max(sub.noise * base["gain_e_per_adu"], 1)]
         rad = max(2.0, 0.6 * fw)
         st = t[(t["kind"] == "star") & (t["flux_obs_e"] > 0)]
         e_per_flux = float(np.median(st["flux_obs_e"] / 10 ** (-0.4 * st["mag"]))) if len(st) \
             else 0.0
+        ratio = noise_ratio_map(sub.difference, sub.template, fw)
         snr_of = {id(a): _expected_snr(a["mag"], e_per_flux, base["gain_e_per_adu"], sub.noise,
-                                       fw) for a in (bright_tr, faded)}
+                                       fw) / _at(ratio, a) for a in (bright_tr, faded)}
         for sign, same, other in ((1, bright_tr, faded), (-1, faded, bright_tr)):
-            c = detect_candidates(sign * sub.difference, sub.noise, fw, 5.0, max_candidates=60)
+            c = detect_candidates(sign * sub.difference, sub.noise, fw, 5.0, max_candidates=60,
+                                  noise_ratio=ratio)
             if not len(c):
                 continue
+            on_trail = _trail_distance(c.x.astype(float), c.y.astype(float),
+                                       trails) <= TRAIL_REACH * fw + 3.0
             real, ambiguous = _label(c.x.astype(float), c.y.astype(float), c.snr, same,
-                                     snr_of[id(same)], other, rad)
+                                     snr_of[id(same)], other, rad, on_trail)
             keep = np.flatnonzero(~ambiguous)
             for j in keep:
                 x, y = float(c.x[j]), float(c.y[j])
