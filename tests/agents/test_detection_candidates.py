@@ -78,3 +78,27 @@ def test_no_template_sources_leaves_the_sky_noise() -> None:
     diff[:5] = np.nan  # NaN edges of a difference are fine
     r = noise_ratio_map(diff, np.zeros((64, 64), np.float32), FWHM)
     assert r.shape == (64, 64) and np.isfinite(r).all()
+
+
+def test_a_poor_seeing_frame_full_of_cosmic_rays_is_measured_at_the_reference_stars() -> None:
+    from skytwin.agents.detection.subtract import fwhm_estimate, star_peaks, subtract
+    rng = np.random.default_rng(6)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    pos = rng.uniform(20, SIZE - 20, (15, 2))
+
+    def frame(fwhm: float, flux: float) -> np.ndarray:
+        s = fwhm / 2.3548
+        im = rng.normal(100, 3, (SIZE, SIZE))
+        for x, y in pos:
+            im += flux / (2 * np.pi * s * s) * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * s * s))
+        return im.astype(np.float32)
+
+    ref = frame(3.0, 40000.0)
+    sci = frame(8.0, 40000.0)  # poor seeing: the stars' peaks are low
+    for y, x in rng.integers(5, SIZE - 6, (150, 2)):  # two-pixel cosmic-ray hits
+        sci[y, x:x + 2] += rng.uniform(800, 3000)
+    alone = fwhm_estimate(sci - 100, 0.0, 3.0)
+    at_stars = fwhm_estimate(sci - 100, 0.0, 3.0, at=star_peaks(ref - 100, 3.0))
+    assert alone < 4  # the frame's own brightest compact peaks are the cosmic rays
+    assert at_stars == pytest.approx(8.0, rel=0.15)
+    assert subtract(sci, ref).convolved == "reference"  # the sharp reference is matched

@@ -8,8 +8,9 @@ resampling by their WCS first, which this module does not do).
 Method (Alard & Lupton 1998, "A method for optimal image subtraction"):
 
 * each image's background is its median; noise its MAD-based sigma;
-* the sharper image (smaller FWHM, from half-maximum areas of bright stars)
-  is convolved to match the other with a kernel ``K = sum_i c_i B_i``, where
+* the sharper image (smaller FWHM, from half-maximum areas of bright stars
+  of the reference, measured at the same stars in the science frame) is
+  convolved to match the other with a kernel ``K = sum_i c_i B_i``, where
   ``B_i = x^p y^q exp(-(x^2 + y^2) / (2 s^2))`` for three widths ``s`` (0.5,
   1 and 2 times the matching width ``sqrt(s_blur^2 - s_sharp^2)``, at least
   0.5 pixel) and polynomial degrees 4, 3, 2 (31 basis functions), plus a
@@ -74,22 +75,50 @@ class Subtraction:
     template: NDArray[np.float32] | None = None
 
 
-def fwhm_estimate(image: NDArray, level: float, sigma: float, saturation: float = np.inf,
-                  max_stars: int = 30) -> float:
-    """Median FWHM (pixels) from the half-maximum area of bright unsaturated peaks (NaN if none)."""
-    sub = np.nan_to_num(image - level, nan=0.0)
+def star_peaks(image: NDArray, sigma: float, saturation: float = np.inf, max_stars: int = 30
+               ) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+    """(y, x) of up to ``max_stars`` bright unsaturated peaks that look like stars.
+
+    ``image`` has its background removed. A peak's 4-neighbour mean must be
+    over 20% of it, which rejects single hot pixels and most cosmic-ray hits.
+    """
+    sub = np.nan_to_num(image, nan=0.0)
     mx = ndimage.maximum_filter(sub, size=7)
-    # 4-neighbour mean above 20% of the peak: stars, not hot pixels or cosmic rays
     nb = ndimage.convolve(sub, np.array([[0, .25, 0], [.25, 0, .25], [0, .25, 0]]),
                           mode="constant")
     peaks = (sub == mx) & (sub > 30 * sigma) & (image < 0.8 * saturation) & (nb > 0.2 * sub)
     ys, xs = np.nonzero(peaks[5:-5, 5:-5])
-    if ys.size == 0:
-        return math.nan
-    ys, xs = ys + 5, xs + 5
-    order = np.argsort(-sub[ys, xs])[:max_stars]
+    order = np.argsort(-sub[ys + 5, xs + 5])[:max_stars]
+    return ys[order] + 5, xs[order] + 5
+
+
+def fwhm_estimate(image: NDArray, level: float, sigma: float, saturation: float = np.inf,
+                  max_stars: int = 30, at: tuple[NDArray, NDArray] | None = None) -> float:
+    """Median FWHM (pixels) from the half-maximum area of bright stars (NaN if none).
+
+    ``at``: (y, x) of the stars to measure (each moved to its highest pixel
+    within 2 pixels), e.g. the reference's :func:`star_peaks`; without it,
+    the image's own peaks. A science frame is measured at the reference's
+    stars: in a frame of poor seeing and many cosmic rays, its own brightest
+    compact peaks are the cosmic rays, and a sharp FWHM then picks the wrong
+    image to convolve.
+    """
+    sub = np.nan_to_num(image - level, nan=0.0)
+    if at is None:
+        ys, xs = star_peaks(image - level, sigma, saturation - level, max_stars)
+    else:
+        ny, nx = sub.shape
+        ok = (at[0] >= 7) & (at[0] < ny - 7) & (at[1] >= 7) & (at[1] < nx - 7)
+        ys, xs = [], []
+        for y, x in zip(at[0][ok], at[1][ok]):
+            box = sub[y - 2:y + 3, x - 2:x + 3]
+            dy, dx = np.unravel_index(int(np.argmax(box)), box.shape)
+            y, x = y + dy - 2, x + dx - 2
+            if sub[y, x] > 30 * sigma and image[y, x] < 0.8 * saturation:
+                ys.append(y)
+                xs.append(x)
     out = []
-    for y, x in zip(ys[order], xs[order]):
+    for y, x in zip(ys, xs):
         st = sub[y - 5:y + 6, x - 5:x + 6]
         pk = st[5, 5]
         area = float((st > 0.5 * pk).sum())
@@ -220,8 +249,9 @@ def subtract(science: NDArray, reference: NDArray, saturation: float | None = No
     if saturation is None:
         saturation = saturation_level(sci, ref)
     sat_s, sat_r = saturation - ls, saturation - lr
-    fs = fwhm_estimate(s0, 0.0, ss, sat_s)
     fr = fwhm_estimate(r0, 0.0, sr, sat_r)
+    # the science at the reference's stars (the stack has no cosmic rays)
+    fs = fwhm_estimate(s0, 0.0, ss, sat_s, at=star_peaks(r0, sr, sat_r))
     fs_ = fs if math.isfinite(fs) else 3.0
     fr_ = fr if math.isfinite(fr) else 3.0
     sci_sharper = fs_ < fr_
