@@ -255,9 +255,9 @@ def _field_candidates(seed: int, index: int, site_names: tuple[str, ...], ra_shi
                                  dec_deg=float(g["dec"]) + rng.normal(0, 0.2) * scale_deg,
                                  name=f"nuc{k}"))
         sci = render_frame(req.with_(transients=tuple(trs)))
-        # no saturation level, as when the shipped real/bogus model's data were made (a
-        # retrain reproduces them); detect() finds the level itself
-        sub = subtract(sci.image, ref, np.inf)
+        # the level found from the clipped pixels, as DetectionModel.detect does by default
+        # (np.inf let saturated stars into the kernel fit: a spoiled difference of bogus stars)
+        sub = subtract(sci.image, ref, None)
         fwhm = sub.fwhm_science if math.isfinite(sub.fwhm_science) else \
             seeing / base["pixel_scale_arcsec"]
         fw = max(fwhm, sub.fwhm_reference if math.isfinite(sub.fwhm_reference) else 0)
