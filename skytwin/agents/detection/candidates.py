@@ -79,15 +79,21 @@ def noise_ratio_map(diff: NDArray, template: NDArray, fwhm_pix: float) -> NDArra
     ``template`` is the reference's sources on the difference's scale
     (:attr:`~skytwin.agents.detection.subtract.Subtraction.template`). Its
     flux under the filter, ``t``, is binned (log-spaced, above 3 sigma of its
-    own background, or 1e-4 of its peak for a noiseless template); each bin's median square of the filtered difference
-    (about zero, so residuals of one sign count), over the sky's, gives
+    own background, or 1e-4 of its peak for a noiseless template); each
+    bin's median square of the filtered difference (about zero, so residuals
+    of one sign count), over the sky's, gives
     ``1 + b t + c t^2``, fitted with ``b, c >= 0`` (non-negative least
     squares in relative terms). A frame where the fit has nothing to use gives
     ones. Written here because the survey pipelines that do this (a variance
     plane carried from the raw frame) need the gain and the raw frames, which
     the detection API does not get.
     """
-    sm, sig = _matched(diff, fwhm_pix)
+    return _ratio(*_matched(diff, fwhm_pix), np.isfinite(np.asarray(diff)), template, fwhm_pix)
+
+
+def _ratio(sm: NDArray[np.float32], sig: float, valid: NDArray[np.bool_], template: NDArray,
+           fwhm_pix: float) -> NDArray[np.float32]:
+    """:func:`noise_ratio_map` from the matched-filtered difference ``sm`` and its sigma."""
     t = ndimage.gaussian_filter(np.nan_to_num(np.asarray(template, np.float32), nan=0.0),
                                 _filter_sigma(fwhm_pix), truncate=3.0)
     ones = np.ones(sm.shape, np.float32)
@@ -97,7 +103,6 @@ def noise_ratio_map(diff: NDArray, template: NDArray, fwhm_pix: float) -> NDArra
     t_max = float(t.max())
     # a noiseless template (a model, not a stacked image) has no scatter of its own
     lo = 3 * t_sig if t_sig > 0 else 1e-4 * t_max
-    valid = np.isfinite(np.asarray(diff))
     pick = np.flatnonzero((t > lo).ravel() & valid.ravel())
     if pick.size < 2 * RATIO_MIN_PIXELS or not lo > 0:
         return ones
@@ -125,15 +130,19 @@ def noise_ratio_map(diff: NDArray, template: NDArray, fwhm_pix: float) -> NDArra
 
 
 def detect_candidates(diff: NDArray, noise: float, fwhm_pix: float, nsigma: float = 5.0,
-                      max_candidates: int = 2000, noise_ratio: NDArray | None = None
-                      ) -> Candidates:
+                      max_candidates: int = 2000, noise_ratio: NDArray | None = None,
+                      template: NDArray | None = None) -> Candidates:
     """Local maxima of the matched-filtered difference above ``nsigma`` (module docstring).
 
     ``noise_ratio`` (:func:`noise_ratio_map`) raises the noise where the
-    reference has sources; ``None`` uses the empty sky's noise everywhere.
+    reference has sources; or give ``template`` and it is computed here;
+    with neither, the empty sky's noise holds everywhere.
     """
+    valid = np.isfinite(np.asarray(diff))
     d = np.nan_to_num(np.asarray(diff, np.float32), nan=0.0)
     sm, sig = _matched(d, fwhm_pix)
+    if noise_ratio is None and template is not None:
+        noise_ratio = _ratio(sm, sig, valid, template, fwhm_pix)
     z = sm / sig if noise_ratio is None else sm / (sig * noise_ratio)
     mx = ndimage.maximum_filter(sm, size=5)  # peaks of flux; significance against local noise
     ys, xs = np.nonzero((sm == mx) & (z >= nsigma))

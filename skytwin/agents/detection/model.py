@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from skytwin.agents.checkpoint import load_state, save_state, shipped
-from skytwin.agents.detection.candidates import cutouts, detect_candidates, noise_ratio_map
+from skytwin.agents.detection.candidates import cutouts, detect_candidates
 from skytwin.agents.detection.subtract import subtract
 from skytwin.agents.preprocess import CUTOUT_SIZE, cutout_input
 
@@ -126,8 +126,8 @@ class DetectionModel:
         sub = subtract(science, reference, saturation)
         fwhm = max(sub.fwhm_science, sub.fwhm_reference) if np.isfinite(
             sub.fwhm_science) and np.isfinite(sub.fwhm_reference) else 3.0
-        ratio = noise_ratio_map(sub.difference, sub.template, fwhm)
-        cands = detect_candidates(sub.difference, sub.noise, fwhm, nsigma, noise_ratio=ratio)
+        cands = detect_candidates(sub.difference, sub.noise, fwhm, nsigma,
+                                  template=sub.template)
         trip = cutouts(science, reference, sub.difference, cands.x, cands.y)
         p = self.score(trip) if len(cands) else np.zeros(0, np.float32)
         return Detection(cands.x, cands.y, cands.snr, p, trip)

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.fft
@@ -105,18 +106,23 @@ def fwhm_estimate(image: NDArray, level: float, sigma: float, saturation: float 
     """
     sub = np.nan_to_num(image - level, nan=0.0)
     if at is None:
-        ys, xs = star_peaks(image - level, sigma, saturation - level, max_stars)
-    else:
-        ny, nx = sub.shape
-        ok = (at[0] >= 7) & (at[0] < ny - 7) & (at[1] >= 7) & (at[1] < nx - 7)
-        ys, xs = [], []
-        for y, x in zip(at[0][ok], at[1][ok]):
-            box = sub[y - 2:y + 3, x - 2:x + 3]
-            dy, dx = np.unravel_index(int(np.argmax(box)), box.shape)
-            y, x = y + dy - 2, x + dx - 2
-            if sub[y, x] > 30 * sigma and image[y, x] < 0.8 * saturation:
-                ys.append(y)
-                xs.append(x)
+        return _median_fwhm(sub, *star_peaks(image - level, sigma, saturation - level,
+                                             max_stars))
+    ny, nx = sub.shape
+    ok = (at[0] >= 7) & (at[0] < ny - 7) & (at[1] >= 7) & (at[1] < nx - 7)
+    ys, xs = [], []
+    for y, x in zip(at[0][ok], at[1][ok]):
+        box = sub[y - 2:y + 3, x - 2:x + 3]
+        dy, dx = np.unravel_index(int(np.argmax(box)), box.shape)
+        y, x = y + dy - 2, x + dx - 2
+        if sub[y, x] > 30 * sigma and image[y, x] < 0.8 * saturation:
+            ys.append(y)
+            xs.append(x)
+    return _median_fwhm(sub, ys, xs)
+
+
+def _median_fwhm(sub: NDArray, ys: Any, xs: Any) -> float:
+    """Median half-maximum-area diameter of the peaks ``(ys, xs)`` (at least 5 from the edge)."""
     out = []
     for y, x in zip(ys, xs):
         st = sub[y - 5:y + 6, x - 5:x + 6]
@@ -249,9 +255,10 @@ def subtract(science: NDArray, reference: NDArray, saturation: float | None = No
     if saturation is None:
         saturation = saturation_level(sci, ref)
     sat_s, sat_r = saturation - ls, saturation - lr
-    fr = fwhm_estimate(r0, 0.0, sr, sat_r)
+    stars = star_peaks(r0, sr, sat_r)
+    fr = _median_fwhm(r0, *stars)
     # the science at the reference's stars (the stack has no cosmic rays)
-    fs = fwhm_estimate(s0, 0.0, ss, sat_s, at=star_peaks(r0, sr, sat_r))
+    fs = fwhm_estimate(s0, 0.0, ss, sat_s, at=stars)
     fs_ = fs if math.isfinite(fs) else 3.0
     fr_ = fr if math.isfinite(fr) else 3.0
     sci_sharper = fs_ < fr_
