@@ -3,11 +3,11 @@
 Units: times seconds; AUC and rates fractions.
 
 ``train(seed)``: the candidate data set
-(:func:`skytwin.training.detection_data.make_detection_dataset`, 600 fields,
+(:func:`skytwin.training.detection_data.make_detection_dataset`, 2000 fields,
 cached under ``runs/data``); the stored 35 x 35 cutouts are normalised once
 (:func:`normalise_stored`, the level and noise of the central 31 x 31 as at
 inference); Adam with one-cycle learning rate, class-balanced binary
-cross-entropy, 16 epochs; augmentation per batch: rotations by 90 degrees,
+cross-entropy, 20 epochs; augmentation per batch: rotations by 90 degrees,
 flips, the centre jittered by up to 2 pixels, and (10% of cutouts) a random
 edge band set to "no data", as for cutouts at a frame's edge. The epoch with
 the best validation AUC minus FPR at 1% FNR is kept. Metrics on the test split
@@ -32,7 +32,7 @@ from skytwin.agents.preprocess import CUTOUT_SIZE, center_crop, cutout_stats, st
 from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
 from skytwin.training.detection_data import STORE, make_detection_dataset
 
-DEFAULT_FIELDS = 600
+DEFAULT_FIELDS = 2000
 
 
 def roc_auc(score: NDArray, label: NDArray) -> float:
@@ -112,7 +112,7 @@ def evaluate(model: DetectionModel, d: dict[str, NDArray], mask: NDArray) -> dic
             "baseline_fpr_at_1pct_fnr": fpr_at_fnr(b, y)}
 
 
-def train(seed: int = 0, n_fields: int = DEFAULT_FIELDS, epochs: int = 16,
+def train(seed: int = 0, n_fields: int = DEFAULT_FIELDS, epochs: int = 20,
           out: Path | None = None, data_path: Path | None = None, quiet: bool = False,
           threads: int = 2, ship: bool = True) -> dict[str, Any]:
     """Train and evaluate (see the module docstring); return the metrics."""
