@@ -95,10 +95,22 @@ def test_a_poor_seeing_frame_full_of_cosmic_rays_is_measured_at_the_reference_st
 
     ref = frame(3.0, 40000.0)
     sci = frame(8.0, 40000.0)  # poor seeing: the stars' peaks are low
-    for y, x in rng.integers(5, SIZE - 6, (150, 2)):  # two-pixel cosmic-ray hits
-        sci[y, x:x + 2] += rng.uniform(800, 3000)
+    for y, x in rng.integers(5, SIZE - 6, (150, 2)):  # 3 x 3 cosmic-ray hits (light all round)
+        sci[y:y + 3, x:x + 3] += rng.uniform(800, 3000)
     alone = fwhm_estimate(sci - 100, 0.0, 3.0)
     at_stars = fwhm_estimate(sci - 100, 0.0, 3.0, at=star_peaks(ref - 100, 3.0))
     assert alone < 4  # the frame's own brightest compact peaks are the cosmic rays
     assert at_stars == pytest.approx(8.0, rel=0.15)
     assert subtract(sci, ref).convolved == "reference"  # the sharp reference is matched
+
+
+def test_hot_pixel_pairs_are_not_stars() -> None:
+    from skytwin.agents.detection.subtract import star_peaks
+    rng = np.random.default_rng(7)
+    im = rng.normal(0, 1, (SIZE, SIZE)).astype(np.float32)
+    im[50, 60:62] = 500.0  # two adjacent hot pixels: light on one side only
+    im[120, 30] = 800.0  # a single hot pixel
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    im += 300 * np.exp(-((xx - 150.3) ** 2 + (yy - 90.6) ** 2) / (2 * 0.65 ** 2))  # FWHM 1.5
+    ys, xs = star_peaks(im, 1.0)
+    assert list(zip(ys.tolist(), xs.tolist())) == [(91, 150)]
