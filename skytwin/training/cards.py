@@ -99,8 +99,8 @@ _DATA = {
         "thresholds or model selection: before the data change their difference signs and "
         "template sources were counted and 20 were looked at, to see what Rubin calls real (mostly flux changes of template stars; 62% "
         "of the confident reals are negative), and the Rubin AUC was read after each of the "
-        "three trainings made while changing the data (0.455, 0.511, 0.522), and again "
-        "after the local-noise detection; every change "
+        "three trainings made while changing the data (0.455, 0.511, 0.522), and after each "
+        "of the six trainings of the local-noise version (0.43-0.54); every change "
         "was chosen from the twin's own worst candidates. Plot: `detection_curve.png`."),
     "anomaly_ae": (
         "Data: normal 256 x 256 frames of the training sites drawn like the quality data "
