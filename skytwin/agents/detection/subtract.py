@@ -73,7 +73,7 @@ class Subtraction:
     reference_level: float
     # the reference's sources on the difference's flux scale and PSF (background 0):
     # where subtraction residuals and source noise can arise (candidates.noise_ratio_map)
-    template: NDArray[np.float32] | None = None
+    template: NDArray[np.float32]
 
 
 def star_peaks(image: NDArray, sigma: float, saturation: float = np.inf, max_stars: int = 30,
