@@ -114,3 +114,39 @@ def test_hot_pixel_pairs_are_not_stars() -> None:
     im += 300 * np.exp(-((xx - 150.3) ** 2 + (yy - 90.6) ** 2) / (2 * 0.65 ** 2))  # FWHM 1.5
     ys, xs = star_peaks(im, 1.0)
     assert list(zip(ys.tolist(), xs.tolist())) == [(91, 150)]
+
+
+def _field(rng: np.random.Generator, pos: np.ndarray, fwhm: float, flux: float,
+           noise: float) -> np.ndarray:
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    s = fwhm / 2.3548
+    im = rng.normal(100, noise, (SIZE, SIZE))
+    for x, y in pos:
+        im += flux / (2 * np.pi * s * s) * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * s * s))
+    return im.astype(np.float32)
+
+
+def test_an_unmeasurable_science_frame_is_not_taken_as_the_sharper() -> None:
+    from skytwin.agents.detection.subtract import subtract
+    rng = np.random.default_rng(8)
+    pos = rng.uniform(30, SIZE - 30, (12, 2))
+    ref = _field(rng, pos, 4.0, 60000.0, 3.0)  # a 4-pixel reference, well measured
+    sci = _field(rng, pos, 6.0, 300.0, 3.0)  # thick cloud, poor seeing: stars in the noise
+    sub = subtract(sci, ref)
+    assert np.isnan(sub.fwhm_science) and sub.fwhm_reference == pytest.approx(4.0, rel=0.15)
+    assert sub.convolved == "reference"  # a 3-pixel guess had convolved the science
+
+
+def test_a_kernel_fitted_on_few_faint_stars_keeps_the_flux_scale() -> None:
+    from skytwin.agents.detection.subtract import FEW_STAMPS, subtract
+    errors = []
+    for seed in range(6):
+        rng = np.random.default_rng(seed)
+        pos = rng.uniform(30, SIZE - 30, (4, 2))  # a sparse field: four stars at ~30 sigma
+        ref = _field(rng, pos, 3.0, 1500.0, 5.0)
+        sci = _field(rng, pos, 5.0, 0.7 * 1500.0, 5.0)  # worse seeing, 30% cloud
+        sub = subtract(sci, ref)
+        assert 3 <= sub.n_stamps < FEW_STAMPS
+        errors.append(abs(sub.kernel.sum() - 0.7))
+    # 31 terms on four stars followed their noise: mean error 0.11 (0.52 to 0.82)
+    assert np.mean(errors) < 0.05

@@ -13,8 +13,10 @@ Method (Alard & Lupton 1998, "A method for optimal image subtraction"):
   convolved to match the other with a kernel ``K = sum_i c_i B_i``, where
   ``B_i = x^p y^q exp(-(x^2 + y^2) / (2 s^2))`` for three widths ``s`` (0.5,
   1 and 2 times the matching width ``sqrt(s_blur^2 - s_sharp^2)``, at least
-  0.5 pixel) and polynomial degrees 4, 3, 2 (31 basis functions), plus a
-  differential background constant;
+  0.5 pixel) and polynomial degrees 4, 3, 2 (31 basis functions; 2, 1, 0
+  and 10 functions with under 15 stamps), plus a differential background
+  constant; a science frame whose FWHM cannot be measured is taken as no
+  sharper than the reference;
 * the coefficients are a least-squares fit over stamps around up to 40
   bright, unsaturated, isolated stars; stamps whose residual is an outlier
   (over 3 robust sigmas) are dropped and the fit is repeated once;
@@ -50,6 +52,10 @@ from skytwin.agents.preprocess import robust_stats
 from skytwin.errors import SkytwinError
 
 BASIS_DEGREES = (4, 3, 2)  # polynomial degree per Gaussian width
+# with fewer stamps than FEW_STAMPS, lower degrees (10 terms, not 31): a fit of 31 terms on
+# three to a dozen faint stars follows their noise (one sparse field's kernel summed to 0.08)
+FEW_STAMPS = 15
+FEW_DEGREES = (2, 1, 0)
 BASIS_WIDTHS = (0.5, 1.0, 2.0)  # times the matching width
 MAX_STAMPS = 40
 
@@ -159,11 +165,15 @@ def _median_fwhm(sub: NDArray, ys: Any, xs: Any) -> float:
     return float(np.median(out)) if out else math.nan
 
 
-def basis_kernels(match_sigma: float, half: int) -> NDArray[np.float64]:
-    """The Gaussian-polynomial basis ``(K, 2 half + 1, 2 half + 1)`` (unit-sum Gaussians)."""
+def basis_kernels(match_sigma: float, half: int,
+                  degrees: tuple[int, ...] = BASIS_DEGREES) -> NDArray[np.float64]:
+    """The Gaussian-polynomial basis ``(K, 2 half + 1, 2 half + 1)`` (unit-sum Gaussians).
+
+    ``degrees``: the polynomial degree for each of :data:`BASIS_WIDTHS`.
+    """
     yy, xx = np.mgrid[-half:half + 1, -half:half + 1].astype(np.float64)
     out = []
-    for w, deg in zip(BASIS_WIDTHS, BASIS_DEGREES):
+    for w, deg in zip(BASIS_WIDTHS, degrees):
         s = max(0.5, w * match_sigma)
         g = np.exp(-(xx ** 2 + yy ** 2) / (2 * s * s))
         g /= g.sum()
@@ -200,9 +210,10 @@ def fit_kernel(sharp: NDArray[np.float32], blur: NDArray[np.float32], sigma: flo
                saturation: float, match_sigma: float, half: int
                ) -> tuple[NDArray[np.float64], float, int]:
     """Least-squares kernel (and background) so that ``sharp (x) K + bg ~= blur``."""
-    basis = basis_kernels(match_sigma, half)
     hs = max(half, 6)
     centres = _stamp_centres(sharp, sigma, saturation, hs + half + 1, hs)
+    basis = basis_kernels(match_sigma, half,
+                          FEW_DEGREES if len(centres) < FEW_STAMPS else BASIS_DEGREES)
     if len(centres) < 3:
         # too few stars: a plain Gaussian blur of the matching width, no flux scaling
         yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
@@ -290,8 +301,11 @@ def subtract(science: NDArray, reference: NDArray, saturation: float | None = No
         faint = star_peaks(r0, sr, sat_r, max_stars=60, nsigma=8.0)
         fr = fr if math.isfinite(fr) else _stacked_fwhm(r0, *faint, sr)
         fs = fs if math.isfinite(fs) else _stacked_fwhm(s0, *faint, ss)
-    fs_ = fs if math.isfinite(fs) else 3.0
     fr_ = fr if math.isfinite(fr) else 3.0
+    # a science frame whose stars cannot be measured where the reference's can is no sharper
+    # than the reference (poor seeing or clouds): a 3-pixel guess under a broader reference
+    # convolved the science, the wrong way
+    fs_ = fs if math.isfinite(fs) else max(3.0, fr_)
     sci_sharper = fs_ < fr_
     sharp, blur = (s0, r0) if sci_sharper else (r0, s0)
     sig_sharp, sat_sharp = (ss, sat_s) if sci_sharper else (sr, sat_r)
