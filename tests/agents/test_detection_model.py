@@ -83,6 +83,15 @@ def test_onnx_parity(model, tmp_path: Path) -> None:
     assert np.abs(p - model.single_pass(x)).max() < 1e-5
 
 
+def test_onnx_in_the_cascade_gives_the_model_scores(model, realdata: Path, tmp_path: Path
+                                                    ) -> None:
+    from skytwin.agents.detection.model import cascade_scores
+    x = cutout_input(np.load(realdata / "rubin_triplets" / "rubin_triplets.npz")["triplets"][:40])
+    path = export_detection(model, tmp_path / "d.onnx")
+    edge = cascade_scores(lambda v: run_onnx(path, x=v)[0], x)
+    assert np.abs(edge - model.score_normalised(x)).max() < 1e-5
+
+
 def test_pipeline_finds_injected_transient(model) -> None:
     from skytwin.twin.frames import RenderRequest, Transient, render_frame
     from skytwin.agents.detection import stack_reference

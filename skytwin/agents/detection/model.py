@@ -19,7 +19,8 @@ network was trained on all eight). Averaging the undecided ones lowered the
 false positives at 1% false negatives by about a quarter on the benchmark's
 fields at a fifth of the cost of averaging all (``docs/benchmarks.md``). The
 exported ONNX graph is the single pass (:meth:`DetectionModel.single_pass`);
-an edge runtime repeats the cascade around it.
+an edge runtime wraps it in :func:`cascade_scores`, as
+``cascade_scores(lambda v: run_onnx(path, x=v)[0], x)``.
 
 :func:`DetectionModel.detect` runs the whole pipeline on one frame:
 Alard-Lupton subtraction (:mod:`.subtract`), candidate detection against
@@ -28,6 +29,7 @@ the local noise (:mod:`.candidates`), cutouts, and the CNN.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +46,27 @@ from skytwin.agents.preprocess import CUTOUT_SIZE, cutout_input
 
 WEIGHTS = "detection_cnn.pt"
 UNSURE = 0.01  # a single-pass probability within (UNSURE, 1 - UNSURE) is averaged over 8 views
+
+
+def cascade_scores(single_pass: Callable[[NDArray[np.float32]], NDArray],
+                   x: NDArray[np.float32]) -> NDArray[np.float32]:
+    """Probabilities of normalised ``(N, 3, 31, 31)`` cutouts by the cascade (module docstring).
+
+    ``single_pass`` maps a batch to its probabilities: the network in torch
+    (:meth:`DetectionModel.single_pass`) or its ONNX export in onnxruntime.
+    """
+    p = np.array(single_pass(x), np.float32).reshape(len(x))
+    unsure = np.flatnonzero((p > UNSURE) & (p < 1.0 - UNSURE))
+    if unsure.size:
+        u = x[unsure]
+        views = [p[unsure]]
+        for k in range(4):
+            r = np.rot90(u, k, axes=(2, 3))
+            if k:
+                views.append(np.asarray(single_pass(np.ascontiguousarray(r))).reshape(-1))
+            views.append(np.asarray(single_pass(np.ascontiguousarray(r[..., ::-1]))).reshape(-1))
+        p[unsure] = np.mean(views, axis=0)
+    return p
 
 
 def _block(a: int, b: int) -> list[nn.Module]:
@@ -115,18 +138,7 @@ class DetectionModel:
     def score_normalised(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
         """Probabilities of already normalised ``(N, 3, 31, 31)`` inputs (the cascade of the
         module docstring)."""
-        p = self.single_pass(x)
-        unsure = np.flatnonzero((p > UNSURE) & (p < 1.0 - UNSURE))
-        if unsure.size:
-            u = x[unsure]
-            views = [p[unsure]]
-            for k in range(4):
-                r = np.rot90(u, k, axes=(2, 3))
-                if k:
-                    views.append(self.single_pass(np.ascontiguousarray(r)))
-                views.append(self.single_pass(np.ascontiguousarray(r[..., ::-1])))
-            p[unsure] = np.mean(views, axis=0)
-        return p
+        return cascade_scores(self.single_pass, x)
 
     def single_pass(self, x: NDArray[np.float32]) -> NDArray[np.float32]:
         """One pass of the network (the exported graph) on normalised ``(N, 3, 31, 31)``."""
