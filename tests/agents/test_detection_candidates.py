@@ -150,3 +150,26 @@ def test_a_kernel_fitted_on_few_faint_stars_keeps_the_flux_scale() -> None:
         errors.append(abs(sub.kernel.sum() - 0.7))
     # 31 terms on four stars followed their noise: mean error 0.11 (0.52 to 0.82)
     assert np.mean(errors) < 0.05
+
+
+def test_a_hot_pixel_on_a_star_does_not_make_a_blurred_frame_sharp() -> None:
+    from skytwin.agents.detection.subtract import subtract
+    rng = np.random.default_rng(10)
+    pos = rng.uniform(30, SIZE - 30, (5, 2))
+    flux = np.array([60000.0, 8000.0, 6000.0, 5000.0, 4000.0])  # one bright star, four faint
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+
+    def frame(fwhm: float) -> np.ndarray:
+        s = fwhm / 2.3548
+        im = rng.normal(100, 10, (SIZE, SIZE))
+        for (x, y), f in zip(pos, flux):
+            im += f / (2 * np.pi * s * s) * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * s * s))
+        return im.astype(np.float32)
+
+    ref = frame(2.5)
+    sci = frame(6.0)  # poor seeing
+    y, x = np.rint(pos[0, ::-1]).astype(int)
+    sci[y, x] += 3000.0  # a hot pixel on the bright star's peak
+    sub = subtract(sci, ref)
+    assert not sub.fwhm_science < 3.0  # measured on the spike alone it was ~1.1 pixels
+    assert sub.convolved == "reference"

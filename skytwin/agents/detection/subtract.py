@@ -136,25 +136,35 @@ STACK_HALF = 12  # half-side of the stacked-star box (pixels): FWHM up to ~24 pi
 
 
 def _stacked_fwhm(sub: NDArray, ys: NDArray, xs: NDArray, sigma: float) -> float:
-    """FWHM (pixels) of the sum of stamps at ``(ys, xs)``, for stars too faint or broad
-    to measure one by one (a science frame of poor seeing); NaN when the stack is weak."""
+    """FWHM (pixels) of the median of stamps at ``(ys, xs)``, for stars too faint or broad
+    to measure one by one (a science frame of poor seeing); NaN when the stack is weak.
+
+    A median, not a sum: in a sum the brightest star rules, and one with a hot pixel on
+    its peak made a 6-pixel PSF measure 1.1 pixels.
+    """
     h = STACK_HALF
     ny, nx = sub.shape
     ok = (ys >= h) & (ys < ny - h) & (xs >= h) & (xs < nx - h)
     if ok.sum() < 3:
         return math.nan
-    stack = np.sum([sub[y - h:y + h + 1, x - h:x + h + 1] for y, x in zip(ys[ok], xs[ok])],
-                   axis=0)
+    stack = np.median([sub[y - h:y + h + 1, x - h:x + h + 1] for y, x in zip(ys[ok], xs[ok])],
+                      axis=0)
     pk = float(stack[h, h])
-    if not pk > 10 * sigma * math.sqrt(ok.sum()):
+    # the median of n stamps has noise ~1.25 sigma / sqrt(n): its peak at 12.5 of those
+    if not pk > 12.5 * sigma / math.sqrt(ok.sum()):
         return math.nan
     lab, _ = ndimage.label(stack > 0.5 * pk)
     area = float((lab == lab[h, h]).sum())  # the part connected to the centre
     return 2.0 * math.sqrt(area / math.pi) if area < (2 * h + 1) ** 2 / 2 else math.nan
 
 
+MIN_STARS = 3  # a FWHM from fewer stars is NaN (the stack of fainter stars stands in)
+
+
 def _median_fwhm(sub: NDArray, ys: Any, xs: Any) -> float:
-    """Median half-maximum-area diameter of the peaks ``(ys, xs)`` (at least 5 from the edge)."""
+    """Median half-maximum-area diameter of the peaks ``(ys, xs)`` (at least 5 from the edge);
+    NaN from under :data:`MIN_STARS`: one star with a hot pixel on its peak measured a
+    6-pixel science PSF as 1.1 pixels, and the sharp reference was convolved the wrong way."""
     out = []
     for y, x in zip(ys, xs):
         st = sub[y - 5:y + 6, x - 5:x + 6]
@@ -162,7 +172,7 @@ def _median_fwhm(sub: NDArray, ys: Any, xs: Any) -> float:
         area = float((st > 0.5 * pk).sum())
         if 1.0 <= area < 100:
             out.append(2.0 * math.sqrt(area / math.pi))
-    return float(np.median(out)) if out else math.nan
+    return float(np.median(out)) if len(out) >= MIN_STARS else math.nan
 
 
 def basis_kernels(match_sigma: float, half: int,
