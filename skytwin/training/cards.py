@@ -101,7 +101,8 @@ _DATA = {
         "of the confident reals are negative), and the Rubin AUC was read after each of the "
         "three trainings made while changing the data (0.455, 0.511, 0.522), and after each "
         "of the six trainings of the local-noise version (0.43-0.54), and after the "
-        "retrain with 10-term kernels on few stamps (0.460); every change "
+        "retrain with 10-term kernels on few stamps (0.460) and the one after the "
+        "hot-pixel FWHM fix (0.470); every change "
         "was chosen from the twin's own worst candidates. Scores: one CNN pass, and the "
         "mean over the eight orientations of a cutout when that pass is within "
         "(0.01, 0.99). Plot: `detection_curve.png`."),
