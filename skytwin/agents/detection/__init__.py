@@ -3,7 +3,8 @@
     from skytwin.agents.detection import load_default
     p = load_default().score(triplets)      # (N, 3, H, W) science, reference, difference
     det = load_default().detect(science, reference)   # the whole pipeline on one frame
-    # on the edge, the exported single pass inside the same cascade of scores:
+    # on the edge, the exported single pass inside the same cascade of scores
+    # (run_onnx from skytwin.agents.onnx_export, cutout_input from skytwin.agents.preprocess):
     p = cascade_scores(lambda v: run_onnx("detection.onnx", x=v)[0], cutout_input(triplets))
 """
 
@@ -27,5 +28,5 @@ def score(triplets):  # type: ignore[no-untyped-def]
 
 
 __all__ = ["Candidates", "Detection", "DetectionModel", "Subtraction", "baseline_score",
-           "cascade_scores", "cutouts", "detect_candidates", "load_default", "noise_ratio_map", "score",
-           "stack_reference", "subtract"]
+           "cascade_scores", "cutouts", "detect_candidates", "load_default", "noise_ratio_map",
+           "score", "stack_reference", "subtract"]

@@ -17,7 +17,8 @@ candidates) get the mean over the cutout's eight orientations (rotations by
 90 degrees, with and without a flip: the sky has no preferred one, and the
 network was trained on all eight). Averaging the undecided ones lowered the
 false positives at 1% false negatives by about a quarter on the benchmark's
-fields at a fifth of the cost of averaging all (``docs/benchmarks.md``). The
+fields, for about 2.3 single passes instead of the 8 of averaging all
+(``docs/benchmarks.md``). The
 exported ONNX graph is the single pass (:meth:`DetectionModel.single_pass`);
 an edge runtime wraps it in :func:`cascade_scores`, as
 ``cascade_scores(lambda v: run_onnx(path, x=v)[0], x)``.
