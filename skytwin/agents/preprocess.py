@@ -176,9 +176,10 @@ def fill_nonfinite(arr: NDArray[np.float32], value: float) -> tuple[NDArray[np.f
 def downsample(arr: NDArray[np.float32], size: int) -> NDArray[np.float32]:
     """Block-average to ``size`` x ``size`` (edge-padded to a multiple; upsampled by repetition).
 
-    The number is ``arr.reshape(size, fy, size, fx).mean(axis=(1, 3), dtype=float32)``
-    to the last bit, computed faster: numpy sums each row of a block pairwise
-    (:func:`_pairwise_rows`), then the rows in order.
+    ``arr.reshape(size, fy, size, fx).mean(axis=(1, 3))`` up to float32
+    rounding (a few 1e-7 relative), about four times faster on a 1024² frame:
+    the ``fy`` rows of each block band are added as whole contiguous rows
+    first, so the short per-block reduction runs on ``fy`` times fewer values.
     """
     ny, nx = arr.shape
     fy, fx = max(1, math.ceil(ny / size)), max(1, math.ceil(nx / size))
@@ -186,38 +187,8 @@ def downsample(arr: NDArray[np.float32], size: int) -> NDArray[np.float32]:
     if py > 0 or px > 0:
         arr = np.pad(arr, ((0, max(py, 0)), (0, max(px, 0))), mode="edge")
     arr = np.ascontiguousarray(arr[:fy * size, :fx * size], dtype=np.float32)
-    rows = _pairwise_rows(arr.reshape(fy * size * size, fx))
-    return rows.reshape(size, fy, size).sum(axis=1, dtype=np.float32) / np.float32(fy * fx)
-
-
-def _pairwise_rows(a: NDArray[np.float32]) -> NDArray[np.float32]:
-    """The sum of each row of ``a`` rounded as numpy's pairwise summation rounds it.
-
-    numpy adds a short contiguous run (up to 128 values) in 8 interleaved
-    partial sums combined as a tree, and halves longer runs; done here
-    column-wise over all rows at once, which beats numpy's own reduction of
-    millions of runs of a few pixels.
-    """
-    n = a.shape[1]
-    if n < 8:
-        res = a[:, 0].copy()
-        for i in range(1, n):
-            res += a[:, i]
-        return res
-    if n <= 128:
-        m = n - n % 8
-        r = a[:, 0:8].copy()
-        for i in range(8, m, 8):
-            r += a[:, i:i + 8]
-        r = r[:, 0::2] + r[:, 1::2]
-        r = r[:, 0::2] + r[:, 1::2]
-        res = r[:, 0] + r[:, 1]
-        for i in range(m, n):
-            res += a[:, i]
-        return res
-    half = n // 2
-    half -= half % 8
-    return _pairwise_rows(a[:, :half]) + _pairwise_rows(a[:, half:])
+    rows = arr.reshape(size, fy, fx * size).sum(axis=1, dtype=np.float32)
+    return rows.reshape(size, size, fx).sum(axis=2, dtype=np.float32) / np.float32(fy * fx)
 
 
 def center_crop(arr: NDArray, size: int, fill: float = 0.0) -> NDArray:

@@ -11,6 +11,7 @@ from astropy.io import fits
 from skytwin.agents.onnx_export import export_quality, run_onnx
 from skytwin.agents.quality import LABELS, load_default
 from skytwin.agents.quality.inputs import quality_model_input
+from skytwin.agents.quality.model import QualityModel
 from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.training.datasets import quality_request
 from skytwin.training.sites import SITES
@@ -63,10 +64,24 @@ def test_onnx_parity(model, frames, tmp_path: Path) -> None:
                    for f in frames[:8]))
     x, s = np.stack(xs), np.stack(ss)
     path = export_quality(model, tmp_path / "q.onnx")
-    p_onnx, r_onnx = run_onnx(path, x=x, s=s)
-    p_torch, r_torch = model.predict_arrays(x, s)
-    assert np.abs(p_onnx - p_torch).max() < 1e-4
-    assert np.abs(r_onnx - r_torch).max() < 1e-4
+    exported = run_onnx(path, x=x, s=s)
+    torch_engine = QualityModel(model.net, engine="torch")
+    # probabilities, reasons, estimates, trail classes
+    for a, b in zip(exported, torch_engine._infer(x, s), strict=True):
+        assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
+
+
+def test_onnxruntime_and_torch_engines_agree(model, frames) -> None:
+    torch_engine = QualityModel(model.net, engine="torch")
+    onnx_engine = QualityModel(model.net, engine="onnx")
+    a, b = torch_engine.predict(frames[:6]), onnx_engine.predict(frames[:6])
+    assert a.labels == b.labels and a.reasons == b.reasons
+    assert np.abs(a.probabilities - b.probabilities).max() < 1e-4
+    for ma, mb in zip(a.measurements, b.measurements):
+        assert ma["trails"] == mb["trails"]
+        assert abs(ma["fwhm_arcsec"] - mb["fwhm_arcsec"]) < 1e-3 * ma["fwhm_arcsec"]
+    with pytest.raises(ValueError, match="engine must be one of"):
+        QualityModel(model.net, engine="tensorrt")
 
 
 def _bad_files(tmp: Path, frame) -> dict[str, tuple[Path, str]]:

@@ -39,6 +39,7 @@ missing (NaN); the quality model was trained with a catalogue.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 from skytwin.agents.preprocess import header_value, median
 from skytwin.agents.quality import masks
@@ -370,11 +372,19 @@ def catalogue_transparency(arr: NDArray[np.float32], phot: PhotometryStars, rad:
     # no catalogue source that could add a tenth of the star's flux within reach of the aperture
     reach = rad + 4.0
     near = np.flatnonzero(stars.mag < mags[use].max() + BLEND_DMAG)
-    dx = (ix[use] + fx[use])[:, None] - stars.x[None, near]
-    dy = (iy[use] + fy[use])[:, None] - stars.y[None, near]
-    close = (dx ** 2 + dy ** 2 < reach ** 2) & (dx ** 2 + dy ** 2 > 1e-6) & \
-        (stars.mag[None, near] < mags[use, None] + BLEND_DMAG)
-    use = use[~close.any(axis=1)]
+    # candidate pairs from a k-d tree (a frame of 1024² holds a thousand such sources), then
+    # the exact test on those pairs only
+    px, py = ix[use] + fx[use], iy[use] + fy[use]
+    tree = cKDTree(np.column_stack([stars.x[near], stars.y[near]]))
+    found = tree.query_ball_point(np.column_stack([px, py]), reach, return_sorted=False)
+    count = np.fromiter(map(len, found), np.intp, len(found))
+    i = np.repeat(np.arange(use.size), count)
+    j = near[np.fromiter(itertools.chain.from_iterable(found), np.intp, int(count.sum()))]
+    d2 = (px[i] - stars.x[j]) ** 2 + (py[i] - stars.y[j]) ** 2
+    close = (d2 < reach ** 2) & (d2 > 1e-6) & (stars.mag[j] < mags[use[i]] + BLEND_DMAG)
+    blended = np.zeros(use.size, bool)
+    blended[i[close]] = True
+    use = use[~blended]
     if use.size == 0:
         return math.nan
     ny, nx = arr.shape
