@@ -76,7 +76,7 @@ def quality_timing(seed: int) -> dict[str, float]:
     from skytwin.training.sites import SITES
     m = load_quality()
     out = {}
-    for size in (256, 1024):
+    for size in (256, 512, 1024):  # 512: the twin's own quality frames
         req = quality_request(seed, 0, SITES).with_(nx=size, ny=size)
         f = render_safe(req)
         m.predict(f)  # warm-up

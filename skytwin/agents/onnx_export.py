@@ -8,7 +8,7 @@ The batch axis is dynamic; opset 17.
 =========  ====================================  =================================
 model      inputs                                outputs
 =========  ====================================  =================================
-quality    x (N, 2, 64, 64), s (N, 18)           probs (N, 3), reasons (N, 8),
+quality    x (N, 2, 64, 64), s (N, 19)           probs (N, 3), reasons (N, 8),
                                                  estimates (N, 5), trails (N, 3)
 detection  x (N, 3, 31, 31)                      prob (N,)
 anomaly    m (N, 5, 32, 32), p (N, 8, 256), g (N, 3)  score (N,)

@@ -34,6 +34,7 @@ from torch import nn
 from skytwin.agents.calibration import (expected_calibration_error, fit_temperature,
                                         reliability_diagram, softmax)
 from skytwin.agents.quality.baseline import QualityBaseline, design_matrix
+from skytwin.agents.quality.inputs import QUALITY_SCALARS
 from skytwin.agents.quality.model import WEIGHTS, QualityModel, QualityNet
 from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
 from skytwin.agents.quality.rule_head import gaussian_nll, measured_scalars, targets
@@ -105,7 +106,8 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
             return make_quality_dataset(n, seed, workers=threads, progress=adv)
 
     d = cached(data_path, make)
-    if "conditions" not in d:  # cached by an older version, without the truth behind the labels
+    # cached by an older version: without the truth behind the labels, or other scalars
+    if "conditions" not in d or d["s"].shape[1] != len(QUALITY_SCALARS):
         d = make()
         save(d, data_path)
     t_data = timer.s

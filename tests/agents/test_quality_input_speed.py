@@ -21,6 +21,7 @@ from scipy import ndimage
 import skytwin.agents.preprocess as pre
 import skytwin.agents.quality.inputs as inputs
 import skytwin.agents.quality.stars as stars_mod
+import skytwin.agents.quality.trails as trails_mod
 from skytwin.agents.quality import masks
 from skytwin.agents.preprocess import PreprocessError, header_value
 from skytwin.agents.quality.inputs import quality_model_input
@@ -184,6 +185,17 @@ def plain_median(a, axis=None):
     return np.median(a, axis=axis)
 
 
+def plain_running_median(a, width, axis):
+    pad = [(0, 0), (0, 0)]
+    pad[axis] = (width // 2, width // 2)
+    win = np.lib.stride_tricks.sliding_window_view(np.pad(a, pad, mode="reflect"), width, axis=axis)
+    return np.median(win, axis=-1)
+
+
+def plain_vertical_runs(mask, length):
+    return ndimage.binary_opening(mask, structure=np.ones((length, 1), bool))
+
+
 def plain_quality_model_input(image, header=None, moon=None, stars=None):
     """:func:`quality_model_input` as it was, step by step (the star helpers swapped by PLAIN)."""
     arr = pre.as_image(image)
@@ -214,6 +226,7 @@ def plain_quality_model_input(image, header=None, moon=None, stars=None):
         math.log10(max(m.snr, 0.0) + 1.0),
         float(has_psf),
         float(has_trans),
+        float(trails_mod.count_trails(ch0, saturated=bool(base[2] > inputs._ANY_SATURATED))),
     ], np.float32)
     scalars = np.concatenate([base, extra])
     return np.stack([ch0, ch1]), np.nan_to_num(scalars, nan=0.0, posinf=10.0, neginf=-10.0)
@@ -228,6 +241,9 @@ PLAIN = [  # (module, name, plain implementation)
     (stars_mod, "upsample", plain_upsample),
     (stars_mod, "half_max_diameter", plain_half_max_diameter),
     (stars_mod, "catalogue_transparency", plain_catalogue_transparency),
+    (trails_mod, "median", plain_median),
+    (trails_mod, "_running_median", plain_running_median),
+    (trails_mod, "_vertical_runs", plain_vertical_runs),
 ]
 
 # ---------------------------------------------------------------------------------------------

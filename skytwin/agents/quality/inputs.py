@@ -10,8 +10,9 @@ Channel 1 is the stacked PSF of the reference stars
 pixels at native resolution, each repeated 2 x 2, divided by the peak and
 stretched by ``asinh(20 z) / asinh(20)`` so the wings show. The scalars are
 the photometric ones of :func:`skytwin.agents.preprocess.frame_scalars`
-followed by what the stars measure; an unmeasurable value is replaced by a
-pessimistic stand-in and flagged by its ``has_*`` scalar.
+followed by what the stars measure (an unmeasurable value is replaced by a
+pessimistic stand-in and flagged by its ``has_*`` scalar), and last the
+number of trails found on channel 0 (:mod:`skytwin.agents.quality.trails`).
 """
 
 from __future__ import annotations
@@ -27,15 +28,20 @@ from skytwin.agents.preprocess import (QUALITY_SIZE, SCALAR_NAMES, PreprocessErr
                                        downsample, fill_nonfinite, frame_scalars, robust_stats,
                                        stretch)
 from skytwin.agents.quality.stars import STAMP, ReferenceStars, measure_stars
+from skytwin.agents.quality.trails import count_trails
 
 QUALITY_SCALARS: tuple[str, ...] = SCALAR_NAMES + (
     "psf_fwhm_arcsec", "psf_halfmax_arcsec", "psf_fwhm_pixels", "psf_ellipticity",
     "log_transparency", "log_n_stars", "log_psf_snr", "has_psf", "has_transparency",
+    "trail_lines",
 )
 PSF_STRETCH = 20.0
 
 # stand-ins for values the stars could not give (pessimistic: a blurred, clouded frame)
 _NO_FWHM, _NO_ELL, _NO_LOG_TRANS = 8.0, 0.5, -1.0
+# log10(saturated fraction + 1e-6) above this: at least one saturated pixel on a frame of up to
+# 4096 x 4096 (its bleed columns are not trails)
+_ANY_SATURATED = -5.99
 
 
 def quality_model_input(image: Any, header: Mapping[str, Any] | None = None,
@@ -81,6 +87,7 @@ def quality_model_input(image: Any, header: Mapping[str, Any] | None = None,
         math.log10(max(m.snr, 0.0) + 1.0),
         float(has_psf),
         float(has_trans),
+        float(count_trails(ch0, saturated=bool(base[2] > _ANY_SATURATED))),
     ], np.float32)
     scalars = np.concatenate([base, extra])
     return np.stack([ch0, ch1]), np.nan_to_num(scalars, nan=0.0, posinf=10.0, neginf=-10.0)

@@ -72,7 +72,9 @@ def _rule_thresholds() -> list[tuple[int, float, float]]:
              ("psf_ellipticity", rule.ELLIPTICITY, 1.0), ("sky_excess_mag", rule.SKY_EXCESS_MAG, 1.0),
              ("log_transparency", tuple(math.log10(t) for t in rule.CLOUDS), -1.0),
              ("log_saturated_fraction",
-              tuple(math.log10(t) for t in rule.SATURATED_FRACTION), 1.0)]
+              tuple(math.log10(t) for t in rule.SATURATED_FRACTION), 1.0),
+             # a count: at least 1 line, at least 3
+             ("trail_lines", tuple(n - 0.5 for n in rule.TRAILS), 1.0)]
     return [(QUALITY_SCALARS.index(name), t, sign) for name, ts, sign in steps for t in ts]
 
 
