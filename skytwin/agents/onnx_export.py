@@ -39,6 +39,7 @@ def _write(module: torch.nn.Module, args: tuple[torch.Tensor, ...], names: list[
         # the TorchScript exporter: the torch.export one needs onnxscript and traces slower
         warnings.filterwarnings("ignore", "You are using the legacy TorchScript",
                                 DeprecationWarning)
+        warnings.filterwarnings("ignore", "The feature will be removed", DeprecationWarning)
         torch.onnx.export(module.eval(), args, f, input_names=names, output_names=outputs,
                           dynamic_axes=axes, opset_version=OPSET, dynamo=False)
 

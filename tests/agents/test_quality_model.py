@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +83,9 @@ def test_onnxruntime_and_torch_engines_agree(model, frames) -> None:
         assert abs(ma["fwhm_arcsec"] - mb["fwhm_arcsec"]) < 1e-3 * ma["fwhm_arcsec"]
     with pytest.raises(ValueError, match="engine must be one of"):
         QualityModel(model.net, engine="tensorrt")
+    # a model that has built its session still pickles (worker processes, vector envs)
+    copy = pickle.loads(pickle.dumps(onnx_engine))
+    assert np.abs(copy.predict(frames[:2]).probabilities - b.probabilities[:2]).max() < 1e-6
 
 
 def _bad_files(tmp: Path, frame) -> dict[str, tuple[Path, str]]:

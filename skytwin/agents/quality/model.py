@@ -233,6 +233,13 @@ class QualityModel:
             out = self.calibrated(torch.from_numpy(x), torch.from_numpy(s))
             return tuple(t.numpy() for t in out)  # type: ignore[return-value]
 
+    def __getstate__(self) -> dict[str, Any]:
+        # an onnxruntime session does not pickle (vector environments, worker processes):
+        # the copy builds its own at its first prediction
+        state = self.__dict__.copy()
+        state["_session"] = None
+        return state
+
     def _use_onnx(self) -> bool:
         if self.engine == "auto":
             self.engine = "onnx" if importlib.util.find_spec("onnxruntime") else "torch"
