@@ -173,3 +173,25 @@ def test_a_hot_pixel_on_a_star_does_not_make_a_blurred_frame_sharp() -> None:
     sub = subtract(sci, ref)
     assert not sub.fwhm_science < 3.0  # measured on the spike alone it was ~1.1 pixels
     assert sub.convolved == "reference"
+
+
+def test_fwhm_of_undersampled_stars_is_not_quantised() -> None:
+    """A 1.8- and a 2.1-pixel PSF: counted on native pixels both measured 2.26 pixels."""
+    from skytwin.agents.detection.subtract import _median_fwhm
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[:SIZE, :SIZE]
+    got = []
+    for fwhm in (1.5, 1.8, 2.1, 2.5, 3.0, 4.0):
+        s = fwhm / 2.3548
+        im = rng.normal(0, 2, (SIZE, SIZE))
+        ys, xs = [], []
+        for k in range(12):
+            y, x = 25 + (k // 4) * 60 + rng.uniform(-0.5, 0.5), 25 + (k % 4) * 45 + rng.uniform(-0.5, 0.5)
+            im += 5000 / (2 * np.pi * s * s) * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * s * s))
+            ys.append(int(round(y)))
+            xs.append(int(round(x)))
+        got.append(_median_fwhm(im.astype(np.float32), ys, xs))
+    assert np.all(np.diff(got) > 0.15), got  # each step of the PSF shows
+    # within the pixel's own blur of the truth (a 1-pixel box adds 1/12 pixel^2 of variance)
+    for fwhm, g in zip((2.5, 3.0, 4.0), got[3:]):
+        assert g == pytest.approx(fwhm, rel=0.08)

@@ -9,7 +9,9 @@ Method (Alard & Lupton 1998, "A method for optimal image subtraction"):
 
 * each image's background is its median; noise its MAD-based sigma;
 * the sharper image (smaller FWHM, from half-maximum areas of bright stars
-  of the reference, measured at the same stars in the science frame) is
+  of the reference, each counted on a 3x band-limited upsampling so that
+  undersampled stars are not quantised to whole pixels, measured at the
+  same stars in the science frame) is
   convolved to match the other with a kernel ``K = sum_i c_i B_i``, where
   ``B_i = x^p y^q exp(-(x^2 + y^2) / (2 s^2))`` for three widths ``s`` (0.5,
   1 and 2 times the matching width ``sqrt(s_blur^2 - s_sharp^2)``, at least
@@ -49,6 +51,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from skytwin.agents.preprocess import robust_stats
+from skytwin.agents.quality.stars import upsample  # band-limited interpolation of a stamp
 from skytwin.errors import SkytwinError
 
 BASIS_DEGREES = (4, 3, 2)  # polynomial degree per Gaussian width
@@ -159,17 +162,26 @@ def _stacked_fwhm(sub: NDArray, ys: NDArray, xs: NDArray, sigma: float) -> float
 
 
 MIN_STARS = 3  # a FWHM from fewer stars is NaN (the stack of fainter stars stands in)
+FWHM_UPSAMPLE = 3  # each star's half-maximum area is counted on pixels this many times finer
 
 
 def _median_fwhm(sub: NDArray, ys: Any, xs: Any) -> float:
     """Median half-maximum-area diameter of the peaks ``(ys, xs)`` (at least 5 from the edge);
     NaN from under :data:`MIN_STARS`: one star with a hot pixel on its peak measured a
-    6-pixel science PSF as 1.1 pixels, and the sharp reference was convolved the wrong way."""
+    6-pixel science PSF as 1.1 pixels, and the sharp reference was convolved the wrong way.
+
+    Each 11 x 11 stamp is measured on a
+    :data:`FWHM_UPSAMPLE` times finer grid by band-limited interpolation: on
+    native pixels the area counts whole pixels, and a 1.8- and a 2.1-pixel
+    PSF both measured 2.26 pixels, so the sharper image was a coin toss.
+    """
     out = []
     for y, x in zip(ys, xs):
-        st = sub[y - 5:y + 6, x - 5:x + 6]
-        pk = st[5, 5]
-        area = float((st > 0.5 * pk).sum())
+        st = np.asarray(sub[y - 5:y + 6, x - 5:x + 6], np.float64)
+        if st.shape != (11, 11):
+            continue
+        fine = upsample(st, FWHM_UPSAMPLE)  # ``sub`` is background-free already
+        area = float((fine > 0.5 * fine.max()).sum()) / FWHM_UPSAMPLE ** 2
         if 1.0 <= area < 100:
             out.append(2.0 * math.sqrt(area / math.pi))
     return float(np.median(out)) if len(out) >= MIN_STARS else math.nan
