@@ -191,6 +191,30 @@ def downsample(arr: NDArray[np.float32], size: int) -> NDArray[np.float32]:
     return rows.reshape(size, size, fx).sum(axis=2, dtype=np.float32) / np.float32(fy * fx)
 
 
+def upsample(stack: NDArray, k: int = 3) -> NDArray[np.float64]:
+    """A square, background-free stamp on ``k`` times finer pixels, by zero-padding its spectrum.
+
+    Band-limited interpolation keeps a star's second moments and shape,
+    where a spline would blur them; the pixel values keep their scale
+    (peak-normalised stays peak-normalised up to the interpolation). Used
+    to measure undersampled PSFs: the quality model's stack
+    (:mod:`skytwin.agents.quality.stars`) and the subtraction's star FWHMs
+    (:mod:`skytwin.agents.detection.subtract`).
+    """
+    n = stack.shape[0]
+    if n % 2 == 0:  # a Nyquist row and column: the full complex spectrum, padded
+        spec = np.fft.fftshift(np.fft.fft2(stack))
+        return np.fft.ifft2(np.fft.ifftshift(np.pad(spec, (k * n - n) // 2))).real * (k * k)
+    m, h = k * n, n // 2
+    # sample j of the fine grid lies at original position j / k; an odd-sided stack has no
+    # Nyquist frequency, so its zero-padded half spectrum inverts by a real transform
+    spec = np.fft.rfft2(stack)
+    fine = np.zeros((m, m // 2 + 1), complex)
+    fine[:h + 1, :h + 1] = spec[:h + 1]
+    fine[m - h:, :h + 1] = spec[n - h:]
+    return np.fft.irfft2(fine, s=(m, m)) * (k * k)
+
+
 def center_crop(arr: NDArray, size: int, fill: float = 0.0) -> NDArray:
     """The central ``size`` x ``size`` pixels of the last two axes (padded with ``fill``)."""
     h, w = arr.shape[-2:]

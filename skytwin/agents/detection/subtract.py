@@ -50,8 +50,7 @@ import torch
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from skytwin.agents.preprocess import robust_stats
-from skytwin.agents.quality.stars import upsample  # band-limited interpolation of a stamp
+from skytwin.agents.preprocess import robust_stats, upsample
 from skytwin.errors import SkytwinError
 
 BASIS_DEGREES = (4, 3, 2)  # polynomial degree per Gaussian width

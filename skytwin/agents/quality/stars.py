@@ -50,7 +50,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from skytwin.agents.preprocess import header_value, median
+from skytwin.agents.preprocess import header_value, median, upsample
 from skytwin.agents.quality import masks
 
 STAMP = 16  # stack half-size (pixels): stamps are (2 * STAMP + 1) square
@@ -193,27 +193,6 @@ def _shift_matrices(f: NDArray[np.float64], n: int) -> NDArray[np.float64]:
     kernel[sin_f[:, 0] == 0] = d % n == 0
     j = np.arange(n)
     return kernel[:, j[:, None] - j[None, :] + (n - 1)]
-
-
-def upsample(stack: NDArray, k: int = UPSAMPLE) -> NDArray[np.float64]:
-    """The (odd-sided, background-free) stack on ``k`` times finer pixels, by zero-padding its spectrum.
-
-    Band-limited interpolation keeps the stack's second moments and shape,
-    where a spline would blur them; the pixel values keep their scale
-    (peak-normalised stays peak-normalised up to the interpolation).
-    """
-    n = stack.shape[0]
-    if n % 2 == 0:  # a Nyquist row and column: the full complex spectrum, padded
-        spec = np.fft.fftshift(np.fft.fft2(stack))
-        return np.fft.ifft2(np.fft.ifftshift(np.pad(spec, (k * n - n) // 2))).real * (k * k)
-    m, h = k * n, n // 2
-    # sample j of the fine grid lies at original position j / k; an odd-sided stack has no
-    # Nyquist frequency, so its zero-padded half spectrum inverts by a real transform
-    spec = np.fft.rfft2(stack)
-    fine = np.zeros((m, m // 2 + 1), complex)
-    fine[:h + 1, :h + 1] = spec[:h + 1]
-    fine[m - h:, :h + 1] = spec[n - h:]
-    return np.fft.irfft2(fine, s=(m, m)) * (k * k)
 
 
 def half_max_diameter(stack: NDArray, closing: int = 1) -> float:
@@ -482,7 +461,7 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
         stamps = _fourier_shift(stamps, phot.fx[use], phot.fy[use])
     stack = median(stamps / weight[:, None, None], axis=0)
     fwhm, ell = math.nan, math.nan
-    fine = upsample(stack)
+    fine = upsample(stack, UPSAMPLE)
     hm_fine = half_max_diameter(fine, closing=UPSAMPLE)
     halfmax = hm_fine * scale / UPSAMPLE
     # start HSM at the half-maximum size: from its default guess it fails to converge on
