@@ -6,6 +6,7 @@
     skytwin scenarios
     skytwin dataset quality|detection --out DIR --n N --seed S
     skytwin train quality|detection|anomaly --seed S
+    skytwin judge FITS... [--json]
 
 Bad input (a scenario file, a flag) gets one message and exit status 2,
 never a traceback.
@@ -54,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     v = sub.add_parser("validate", help="check a scenario file and say what is wrong")
     v.add_argument("scenario")
     sub.add_parser("scenarios", help="list the bundled scenarios")
+    j = sub.add_parser("judge", help="the shipped quality and anomaly models' verdict on FITS frames")
+    j.add_argument("frames", nargs="+", type=Path, help="FITS files (a skytwin frame brings its star catalogue)")
+    j.add_argument("--json", action="store_true", help="one JSON object per frame instead of a table")
     from skytwin.training.cli import register as register_training
 
     register_training(sub)  # dataset, train
@@ -74,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_run(console, args)
         if args.command == "render":
             return _cmd_render(console, args)
+        if args.command == "judge":
+            return _cmd_judge(console, args)
         if getattr(args, "func", None) is not None:  # training subcommands
             return int(args.func(args) or 0)
     except SkytwinError as exc:
@@ -173,6 +179,45 @@ def _cmd_render(console: Console, args: argparse.Namespace) -> int:
         table.add_row(rec.frame_id, rec.target, rec.filter, f"{rec.fwhm_arcsec:.2f}", "-" if math.isnan(measured) else f"{measured:.2f}", frame.quality, frame.reason or "-")
     console.print(table)
     console.print(f"wrote {len(picks)} FITS files (image + TRUTH table) to {args.out}")
+    return 0
+
+
+def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
+    """Quality label, reason and estimates, and the anomaly flag, per frame.
+
+    An unreadable file is judged, not raised: quality "bad" with the reason
+    "unreadable: ...", and anomalous.
+    """
+    import json
+    import math
+
+    from skytwin.agents import anomaly, quality
+
+    paths = [str(p) for p in args.frames]
+    q = quality.load_default().predict(paths)
+    detector = anomaly.load_default()
+    scores = detector.score(paths)
+    rows = []
+    for path, label, probs, reason, meas, score in zip(paths, q.labels, q.probabilities,
+                                                     q.reasons, q.measurements, scores):
+        rows.append({"frame": path, "quality": label, "p": float(probs.max()), "reason": reason,
+                     **meas, "anomaly_score": float(score) if math.isfinite(score) else None,
+                     "anomalous": bool(score > detector.threshold)})
+    if args.json:
+        for r in rows:
+            console.print_json(json.dumps(r))
+        return 0
+    table = Table(title=f"{len(rows)} frames")
+    table.add_column("frame", no_wrap=True)
+    for name in ("quality (p)", "reason", 'FWHM"', "ell.", "transp.", "sky+", "trails",
+                 "anomaly"):
+        table.add_column(name)
+    for r in rows:
+        est = [f"{r['fwhm_arcsec']:.2f}", f"{r['ellipticity']:.2f}", f"{r['transparency']:.2f}",
+               f"{r['sky_excess_mag']:.1f}", str(r["trails"])] if "fwhm_arcsec" in r else ["-"] * 5
+        table.add_row(Path(r["frame"]).name, f"{r['quality']} ({r['p']:.2f})", r["reason"] or "-",
+                      *est, "yes" if r["anomalous"] else "no")
+    console.print(table)
     return 0
 
 

@@ -63,3 +63,25 @@ def test_validate_and_list(capsys: pytest.CaptureFixture[str]) -> None:
     assert "ok: six_site_week: 6 sites, 7 telescopes" in capsys.readouterr().out
     assert main(["scenarios"]) == 0
     assert "stormy_month" in capsys.readouterr().out
+
+
+def test_judge_gives_each_frame_a_verdict(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from skytwin.training.datasets import quality_request
+    from skytwin.training.sites import SITES
+    from skytwin.twin.frames import render_frame, write_fits
+
+    frame = render_frame(quality_request(5150, 0, SITES, size=256))
+    good = tmp_path / "good.fits"
+    write_fits(frame, good)
+    truncated = tmp_path / "truncated.fits"
+    truncated.write_bytes(good.read_bytes()[:5000])
+    assert main(["judge", str(good), str(truncated), "--json"]) == 0
+    text = capsys.readouterr().out
+    rows = [json.loads(block) for block in text.replace("}\n{", "}\x00{").split("\x00")]
+    assert [Path(r["frame"]).name for r in rows] == ["good.fits", "truncated.fits"]
+    assert rows[0]["quality"] in ("good", "medium", "bad") and 0.0 < rows[0]["fwhm_arcsec"] < 20
+    assert rows[0]["trails"] in ("none", "1-2", "3+") and rows[0]["anomaly_score"] is not None
+    assert rows[1]["quality"] == "bad" and rows[1]["reason"].startswith("unreadable")
+    assert rows[1]["anomalous"] is True and rows[1]["anomaly_score"] is None
+    assert main(["judge", str(good)]) == 0  # the table
+    assert "good.fits" in capsys.readouterr().out
