@@ -227,8 +227,7 @@ class QualityModel:
             if self._session is None:
                 from skytwin.agents.onnx_export import quality_session
                 self._session = quality_session(self.calibrated)
-            p, r, mean, trails = self._session.run(None, {"x": x, "s": s})
-            return p, r, mean, trails
+            return tuple(self._session.run(None, {"x": x, "s": s}))  # type: ignore[return-value]
         with torch.inference_mode():
             out = self.calibrated(torch.from_numpy(x), torch.from_numpy(s))
             return tuple(t.numpy() for t in out)  # type: ignore[return-value]

@@ -39,7 +39,6 @@ missing (NaN); the quality model was trained with a catalogue.
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,7 +47,6 @@ from typing import Any, NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
-from scipy.spatial import cKDTree
 
 from skytwin.agents.preprocess import header_value, median, upsample
 from skytwin.agents.quality import masks
@@ -313,22 +311,33 @@ def _select(stars: ReferenceStars, nx: int, ny: int) -> NDArray[np.intp]:
         return order
     # only sources bright enough to spoil a candidate can be its neighbours
     near = np.flatnonzero(stars.mag < stars.mag[order].max() + ISOLATION_DMAG)
-    # pairs within ISOLATION_PIX (+1 for rounding) in x, from the neighbours sorted by x; the
-    # exact test below then sees only those, not all candidates x all neighbours
-    near = near[np.argsort(stars.x[near], kind="stable")]
-    xn = stars.x[near]
-    lo = np.searchsorted(xn, stars.x[order] - (ISOLATION_PIX + 1.0), "left")
-    hi = np.searchsorted(xn, stars.x[order] + (ISOLATION_PIX + 1.0), "right")
-    count = hi - lo
-    cand = np.repeat(np.arange(order.size), count)
-    first = np.repeat(lo - (np.cumsum(count) - count), count)
-    i, j = order[cand], near[np.arange(cand.size) + first]
-    dx, dy = stars.x[i] - stars.x[j], stars.y[i] - stars.y[j]
-    close = (dx ** 2 + dy ** 2 < ISOLATION_PIX ** 2) & \
-        (stars.mag[j] < stars.mag[i] + ISOLATION_DMAG) & (i != j)
+    cand, d2, j = _pairs_within(stars.x[order], stars.y[order], stars, near, ISOLATION_PIX)
+    i = order[cand]
+    close = (d2 < ISOLATION_PIX ** 2) & (stars.mag[j] < stars.mag[i] + ISOLATION_DMAG) & (i != j)
     crowded = np.zeros(order.size, bool)
     crowded[cand[close]] = True
     return order[~crowded]
+
+
+def _pairs_within(px: NDArray, py: NDArray, stars: ReferenceStars, near: NDArray[np.intp],
+                  radius: float) -> tuple[NDArray[np.intp], NDArray, NDArray[np.intp]]:
+    """Pairs of points ``(px, py)`` and catalogue sources ``near`` that may lie within ``radius``.
+
+    Returns the point index, the squared distance and the source index of
+    each pair whose x differ by at most ``radius + 1``, found in the sources
+    sorted by x (a 1024² frame holds a thousand of them), so callers apply
+    their exact tests to these pairs only, not to every point x every source.
+    """
+    near = near[np.argsort(stars.x[near], kind="stable")]
+    xn = stars.x[near]
+    lo = np.searchsorted(xn, px - (radius + 1.0), "left")
+    hi = np.searchsorted(xn, px + (radius + 1.0), "right")
+    count = hi - lo
+    i = np.repeat(np.arange(len(px)), count)
+    first = np.repeat(lo - (np.cumsum(count) - count), count)
+    j = near[np.arange(i.size) + first]
+    d2 = (px[i] - stars.x[j]) ** 2 + (py[i] - stars.y[j]) ** 2
+    return i, d2, j
 
 
 def catalogue_transparency(arr: NDArray[np.float32], phot: PhotometryStars, rad: float,
@@ -351,15 +360,7 @@ def catalogue_transparency(arr: NDArray[np.float32], phot: PhotometryStars, rad:
     # no catalogue source that could add a tenth of the star's flux within reach of the aperture
     reach = rad + 4.0
     near = np.flatnonzero(stars.mag < mags[use].max() + BLEND_DMAG)
-    # candidate pairs from a k-d tree (a frame of 1024² holds a thousand such sources), then
-    # the exact test on those pairs only
-    px, py = ix[use] + fx[use], iy[use] + fy[use]
-    tree = cKDTree(np.column_stack([stars.x[near], stars.y[near]]))
-    found = tree.query_ball_point(np.column_stack([px, py]), reach, return_sorted=False)
-    count = np.fromiter(map(len, found), np.intp, len(found))
-    i = np.repeat(np.arange(use.size), count)
-    j = near[np.fromiter(itertools.chain.from_iterable(found), np.intp, int(count.sum()))]
-    d2 = (px[i] - stars.x[j]) ** 2 + (py[i] - stars.y[j]) ** 2
+    i, d2, j = _pairs_within(ix[use] + fx[use], iy[use] + fy[use], stars, near, reach)
     close = (d2 < reach ** 2) & (d2 > 1e-6) & (stars.mag[j] < mags[use[i]] + BLEND_DMAG)
     blended = np.zeros(use.size, bool)
     blended[i[close]] = True
