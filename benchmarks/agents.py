@@ -40,6 +40,7 @@ from skytwin.training.datasets import make_quality_dataset  # noqa: E402
 from skytwin.training.detection_data import make_detection_dataset  # noqa: E402
 from skytwin.training.sites import HELDOUT_SITES, TRAIN_SITES  # noqa: E402
 from skytwin.training.failures import FAILURE_MODES  # noqa: E402
+from skytwin.training.train_quality import reason_accuracy  # noqa: E402
 from skytwin.training.train_anomaly import make_failure_set, recall_at_fpr, scores  # noqa: E402
 from skytwin.training.train_detection import fpr_at_fnr, roc_auc  # noqa: E402
 
@@ -62,6 +63,7 @@ def quality(seed: int, n: int, n_heldout: int, workers: int) -> dict[str, float]
         p, _ = m.predict_arrays(d["x"], d["s"])
         y = d["label"]
         out[f"quality_{name}accuracy"] = float((p.argmax(1) == y).mean())
+        out[f"quality_{name}reason_accuracy"] = reason_accuracy(m, d["x"], d["s"], y, d["reasons"])
         out[f"quality_{name}ece"] = expected_calibration_error(p, y)
         out[f"quality_{name}n"] = int(len(y))
         meas = np.isfinite(d["baseline"]).any(axis=1)

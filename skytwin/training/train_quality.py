@@ -36,6 +36,7 @@ from skytwin.agents.calibration import (expected_calibration_error, fit_temperat
 from skytwin.agents.quality.baseline import QualityBaseline, design_matrix
 from skytwin.agents.quality.inputs import QUALITY_SCALARS
 from skytwin.agents.quality.model import WEIGHTS, QualityModel, QualityNet
+from skytwin.agents.quality.labels import REASONS
 from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
 from skytwin.agents.quality.rule_head import gaussian_nll, measured_scalars, targets
 from skytwin.training.datasets import CONDITIONS, make_quality_dataset, save
@@ -89,6 +90,17 @@ def logits_of(net: QualityNet, x: np.ndarray, s: np.ndarray, bs: int = 512
             out.append(lo.numpy())
             rs.append(torch.sigmoid(r).numpy())
     return np.concatenate(out), np.concatenate(rs)
+
+
+def reason_accuracy(model: QualityModel, x: np.ndarray, s: np.ndarray, labels: np.ndarray,
+                    reasons: np.ndarray) -> float:
+    """Share of the rightly labelled medium and bad frames whose reported reason is the truth's."""
+    p, said = model.classify_arrays(x, s)
+    right = np.flatnonzero((p.argmax(1) == labels) & (labels > 0))
+    if right.size == 0:
+        return float("nan")
+    truth = ["+".join(REASONS[j] for j in np.flatnonzero(reasons[i] > 0.5)) for i in right]
+    return float(np.mean([said[i] == t for i, t in zip(right, truth)]))
 
 
 def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None = None,
@@ -168,15 +180,13 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
     t_train = timer.s - t_data
 
     def evaluate(mask: np.ndarray) -> dict[str, float]:
-        lo, rp = logits_of(net, d["x"][mask], d["s"][mask])
+        lo, _ = logits_of(net, d["x"][mask], d["s"][mask])
         p = softmax(lo, temp)
         yy = d["label"][mask]
-        bad = yy == 2
-        pred_r = rp > 0.5
-        reason_ok = (pred_r == (d["reasons"][mask] > 0.5)).all(axis=1)
         return {"n": int(mask.sum()), "accuracy": float((p.argmax(1) == yy).mean()),
                 "ece": expected_calibration_error(p, yy),
-                "reason_exact_on_bad": float(reason_ok[bad].mean()) if bad.any() else float("nan")}
+                "reason_exact": reason_accuracy(QualityModel(net, engine="torch"), d["x"][mask],
+                                                d["s"][mask], yy, d["reasons"][mask])}
 
     metrics: dict[str, Any] = {"seed": seed, "n_frames": int(len(sp)), "temperature": temp,
                                "best_val_accuracy": best[0], "test": evaluate(te),

@@ -12,7 +12,10 @@ from astropy.io import fits
 from skytwin.agents.onnx_export import export_quality, run_onnx
 from skytwin.agents.quality import LABELS, load_default
 from skytwin.agents.quality.inputs import quality_model_input
-from skytwin.agents.quality.model import QualityModel
+from skytwin.agents.quality.labels import REASONS
+from skytwin.agents.quality.model import QualityModel, rule_reason
+from skytwin.agents.quality.rule_head import CRITERIA
+from skytwin.twin.frames import quality as rule
 from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.training.datasets import quality_request
 from skytwin.training.sites import SITES
@@ -51,6 +54,45 @@ def test_measurements_behind_the_labels_follow_the_truth(model, frames) -> None:
     assert {m["trails"] for m in res.measurements} <= {"none", "1-2", "3+"}
 
 
+def _grades(**at: tuple[float, float, float]) -> np.ndarray:
+    g = np.tile([[0.9, 0.08, 0.02]], (len(CRITERIA), 1))
+    for name, p in at.items():
+        g[CRITERIA.index(name)] = p
+    return g
+
+
+def test_reasons_are_the_criteria_at_the_label_grade() -> None:
+    head = np.full(len(REASONS), 0.1)
+    head[REASONS.index("defocus")] = 0.3  # the head ranks defocus above seeing
+    g = _grades(clouds=(0.0, 0.1, 0.9), blur=(0.1, 0.3, 0.6), sky=(0.1, 0.7, 0.2))
+    assert rule_reason(2, g, head, moon=False) == "clouds+defocus"
+    assert rule_reason(1, g, head, moon=False) == "background"
+    assert rule_reason(1, g, head, moon=True) == "moonlight"
+    assert rule_reason(0, g, head, moon=True) == ""
+    # no criterion is bad with probability above one half: the likeliest one is named
+    g = _grades(trail=(0.2, 0.4, 0.4), tracking=(0.5, 0.2, 0.3))
+    assert rule_reason(2, g, head, moon=False) == "trail"
+
+
+def test_reasons_agree_with_the_estimates(model, frames) -> None:
+    """On a frame called bad, the measured criteria named are those whose estimate is past the
+    bad threshold (a Gaussian estimate is past it exactly when that is the likelier side)."""
+    res = model.predict(frames)
+    checked = 0
+    for label, reason, m in zip(res.labels, res.reasons, res.measurements):
+        if label != "bad":
+            continue
+        past = {"clouds": m["transparency"] < rule.CLOUDS[1],
+                "tracking": m["ellipticity"] > rule.ELLIPTICITY[1],
+                "blur": m["fwhm_arcsec"] > rule.FWHM_ARCSEC[1]}
+        blur = {"seeing": "blur", "defocus": "blur"}
+        named = {blur.get(r, r) for r in reason.split("+")} & set(past)
+        if any(past.values()):
+            assert named == {k for k, v in past.items() if v}, (reason, m)
+            checked += 1
+    assert checked >= 2
+
+
 def test_single_image_with_header_matches_batch(model, frames) -> None:
     stars = ReferenceStars.from_truth(frames[3].truth)
     one = model.predict(frames[3].image, headers=[frames[3].header], stars=[stars])
@@ -67,7 +109,7 @@ def test_onnx_parity(model, frames, tmp_path: Path) -> None:
     path = export_quality(model, tmp_path / "q.onnx")
     exported = run_onnx(path, x=x, s=s)
     torch_engine = QualityModel(model.net, engine="torch")
-    # probabilities, reasons, estimates, trail classes
+    # probabilities, reason head, estimates, trail classes, criteria's grades
     for a, b in zip(exported, torch_engine._infer(x, s), strict=True):
         assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
 

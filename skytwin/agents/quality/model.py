@@ -19,6 +19,14 @@ during training, then two heads:
   renormalised;
 * 8 reason logits (independent sigmoids, one per criterion of the rule).
 
+The reasons reported are the rule's own, read off the estimates: the
+criteria whose grade equals the frame's label with a probability above one
+half (or else the likeliest one), so that a frame called bad for clouds
+shows a transparency estimate below 0.5. Two names the estimates cannot
+tell apart come from elsewhere: a blur criterion is "defocus" or "seeing" as
+the reason head ranks those two, and a bright sky is "moonlight" or
+"background" by the Moon test of the rule on the frame's header.
+
 :class:`QualityModel` wraps the network: ``predict(frames)`` takes images,
 ``RenderedFrame`` objects, FITS paths, or a ``(N, ny, nx)`` stack, and
 returns labels, probabilities ``(N, 3)``, reasons and the estimates behind
@@ -46,14 +54,14 @@ from skytwin.agents.checkpoint import load_state, save_state, shipped
 from skytwin.agents.preprocess import frame_inputs
 from skytwin.agents.quality.inputs import QUALITY_SCALARS, quality_model_input
 from skytwin.agents.quality.labels import LABELS, REASONS
-from skytwin.agents.quality.rule_head import (MEASURED, TRAIL_CLASSES, RuleProbabilities,
-                                              measured_scalars)
+from skytwin.agents.quality.rule_head import (CRITERIA, MEASURED, TRAIL_CLASSES,
+                                              RuleProbabilities, measured_scalars)
 from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.errors import SkytwinError
 
 WEIGHTS = "quality_cnn.pt"
 LOG_SIGMA_FLOOR = -3.0  # log of the smallest sigma, in units of the correction scale
-REASON_THRESHOLD = 0.5  # a reason is reported when its sigmoid exceeds this
+REASON_THRESHOLD = 0.5  # a criterion is a reason when its grade is the label's with this probability
 ENGINES = ("auto", "onnx", "torch")
 
 
@@ -145,8 +153,9 @@ class CalibratedQualityNet(nn.Module):
     """The inference (and exported) graph.
 
     Tempered class probabilities ``(N, 3)``, reason probabilities ``(N, 8)``,
-    the estimates' means ``(N, 5)`` (:data:`MEASURED`) and the trail-class
-    probabilities ``(N, 3)``.
+    the estimates' means ``(N, 5)`` (:data:`MEASURED`), the trail-class
+    probabilities ``(N, 3)`` and each criterion's grade probabilities
+    ``(N, 6, 3)`` (:data:`CRITERIA`; good, medium, bad).
     """
 
     def __init__(self, net: QualityNet) -> None:
@@ -154,10 +163,11 @@ class CalibratedQualityNet(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor, s: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
         mean, log_sigma, trails, reasons = self.net.heads(x, s)
-        p = self.net.calibrated(self.net.rule(mean, log_sigma.exp(), trails).log())
-        return p, torch.sigmoid(reasons), mean, torch.softmax(trails, dim=1)
+        criteria = self.net.rule.criteria(mean, log_sigma.exp(), trails)
+        p = self.net.calibrated(self.net.rule.combine(criteria).log())
+        return p, torch.sigmoid(reasons), mean, criteria[:, -1], criteria
 
 
 @dataclass
@@ -216,11 +226,19 @@ class QualityModel:
     # ------------------------------------------------------------ inference
     def predict_arrays(self, x: NDArray, s: NDArray) -> tuple[NDArray, NDArray]:
         """Class probabilities ``(N, 3)`` and reason probabilities ``(N, 8)`` of preprocessed inputs."""
-        p, r, _, _ = self._infer(x, s)
+        p, r, *_ = self._infer(x, s)
         return p, r
 
-    def _infer(self, x: NDArray, s: NDArray) -> tuple[NDArray, NDArray, NDArray, NDArray]:
-        """Probabilities, reason probabilities, estimates' means and trail probabilities."""
+    def classify_arrays(self, x: NDArray, s: NDArray) -> tuple[NDArray, list[str]]:
+        """Class probabilities ``(N, 3)`` and the reasons (:func:`rule_reason`) of preprocessed inputs."""
+        p, r, _, _, crit = self._infer(x, s)
+        moon = np.asarray(s)[:, QUALITY_SCALARS.index("moon_lit_near")] > 0.5
+        return p, [rule_reason(int(np.argmax(p[i])), crit[i], r[i], bool(moon[i]))
+                   for i in range(len(p))]
+
+    def _infer(self, x: NDArray, s: NDArray) -> tuple[NDArray, ...]:
+        """Probabilities, reason probabilities, estimates' means, trail probabilities and the
+        criteria's grade probabilities (the outputs of :class:`CalibratedQualityNet`)."""
         x = np.ascontiguousarray(x, np.float32)
         s = np.ascontiguousarray(s, np.float32)
         if self._use_onnx():
@@ -292,11 +310,14 @@ class QualityModel:
                 bad[i] = f"unreadable: {exc}"
         probs = np.zeros((len(items), len(LABELS)), np.float32)
         rprobs = np.zeros((len(items), len(REASONS)), np.float32)
+        grades = np.zeros((len(items), len(CRITERIA), len(LABELS)), np.float32)
+        moon = np.zeros(len(items), bool)
         good_idx = [i for i in range(len(items)) if i not in bad]
         meas: list[dict[str, float | str]] = [{} for _ in items]
         if good_idx:
-            p, r, mean, trails = self._infer(np.stack(xs), np.stack(ss))
-            probs[good_idx], rprobs[good_idx] = p, r
+            p, r, mean, trails, crit = self._infer(np.stack(xs), np.stack(ss))
+            probs[good_idx], rprobs[good_idx], grades[good_idx] = p, r, crit
+            moon[good_idx] = np.stack(ss)[:, QUALITY_SCALARS.index("moon_lit_near")] > 0.5
             for i, m in zip(good_idx, measurements(mean, trails)):
                 meas[i] = m
         labels, reasons = [], []
@@ -308,7 +329,7 @@ class QualityModel:
                 continue
             k = int(np.argmax(probs[i]))
             labels.append(LABELS[k])
-            reasons.append(_reason(rprobs[i]) if k > 0 else "")
+            reasons.append(rule_reason(k, grades[i], rprobs[i], bool(moon[i])))
         return QualityResult(labels, probs, reasons, meas)
 
     __call__ = predict
@@ -327,11 +348,24 @@ class QualityModel:
         return float(self.net.temperature)
 
 
-def _reason(r: NDArray) -> str:
-    on = [REASONS[j] for j in np.flatnonzero(r > REASON_THRESHOLD)]
-    if not on:
-        on = [REASONS[int(np.argmax(r))]]
-    return "+".join(on)
+def rule_reason(label: int, criteria: NDArray, reason_probs: NDArray, moon: bool) -> str:
+    """The reason for label index ``label`` (see the module docstring); "" for a good frame.
+
+    ``criteria``: the grade probabilities ``(len(CRITERIA), 3)``;
+    ``reason_probs``: the reason head's ``(len(REASONS),)``; ``moon``: the
+    Moon is lit and near (the rule's moonlight test).
+    """
+    if label == 0:
+        return ""
+    at_grade = np.asarray(criteria)[:, label]
+    on = np.flatnonzero(at_grade > REASON_THRESHOLD)
+    if on.size == 0:
+        on = np.array([int(np.argmax(at_grade))])
+    names = {"blur": "defocus" if reason_probs[REASONS.index("defocus")]
+             > reason_probs[REASONS.index("seeing")] else "seeing",
+             "sky": "moonlight" if moon else "background"}
+    picked = {names.get(CRITERIA[c], CRITERIA[c]) for c in on}
+    return "+".join(r for r in REASONS if r in picked)  # the rule's order
 
 
 def load_default(engine: str = "auto") -> QualityModel:

@@ -48,6 +48,9 @@ _SPEC = (
 )
 MEASURED: tuple[str, ...] = tuple(name for name, *_ in _SPEC)
 TRAIL_CLASSES: tuple[str, ...] = ("none", "1-2", "3+")  # the rule's trail grades
+# the rule's criteria in the order of :meth:`RuleProbabilities.criteria`: the estimates', then
+# the trail count's; "blur" is the reasons' seeing or defocus, "sky" their moonlight or background
+CRITERIA: tuple[str, ...] = ("blur", "tracking", "clouds", "sky", "saturation", "trail")
 SATURATION_FLOOR = 1e-6  # saturated fractions below this count as this (log10 -6)
 
 
@@ -95,16 +98,25 @@ class RuleProbabilities(torch.nn.Module):
         self.register_buffer("bad", torch.tensor([t[1] for *_, t, _ in _SPEC]), persistent=False)
         self.register_buffer("sign", torch.tensor([g for *_, g in _SPEC]), persistent=False)
 
-    def forward(self, mean: torch.Tensor, sigma: torch.Tensor, trail_logits: torch.Tensor
-                ) -> torch.Tensor:
+    def criteria(self, mean: torch.Tensor, sigma: torch.Tensor, trail_logits: torch.Tensor
+                 ) -> torch.Tensor:
+        """Each criterion's grade probabilities ``(N, len(CRITERIA), 3)`` (good, medium, bad)."""
         def beyond(t: torch.Tensor) -> torch.Tensor:  # P(the quantity is worse than t)
             return 0.5 * (1.0 + torch.erf(self.sign * (mean - t) / (sigma * math.sqrt(2.0))))
 
-        p_trail = torch.softmax(trail_logits, dim=1)
-        good_c = torch.cat([1.0 - beyond(self.medium), p_trail[:, :1]], dim=1)
-        not_bad_c = torch.cat([1.0 - beyond(self.bad), 1.0 - p_trail[:, 2:]], dim=1)
-        good = good_c.clamp(1e-7, 1.0).log().sum(dim=1).exp()
-        not_bad = not_bad_c.clamp(1e-7, 1.0).log().sum(dim=1).exp()
+        worse_m, worse_b = beyond(self.medium), beyond(self.bad)
+        graded = torch.stack([1.0 - worse_m, (worse_m - worse_b).clamp_min(0.0), worse_b], dim=2)
+        return torch.cat([graded, torch.softmax(trail_logits, dim=1)[:, None]], dim=1)
+
+    def forward(self, mean: torch.Tensor, sigma: torch.Tensor, trail_logits: torch.Tensor
+                ) -> torch.Tensor:
+        return self.combine(self.criteria(mean, sigma, trail_logits))
+
+    @staticmethod
+    def combine(criteria: torch.Tensor) -> torch.Tensor:
+        """The frame's class probabilities from its criteria's (taken as independent)."""
+        good = criteria[:, :, 0].clamp(1e-7, 1.0).log().sum(dim=1).exp()
+        not_bad = (1.0 - criteria[:, :, 2]).clamp(1e-7, 1.0).log().sum(dim=1).exp()
         p = torch.stack([good, (not_bad - good).clamp_min(1e-7), (1.0 - not_bad).clamp_min(1e-7)],
                         dim=1)
         return p / p.sum(dim=1, keepdim=True)
