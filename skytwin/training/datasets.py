@@ -44,6 +44,9 @@ from skytwin.twin.frames.quality import QualityInputs
 CONDITIONS: tuple[str, ...] = QualityInputs.__slots__
 
 FRAME_SIZE = 256  # default side of a drawn frame (pixels; the anomaly data's)
+# raised whenever the frames, their inputs or their labels change, so that a cached data set of
+# an older version is made again (2: the truth ellipticity of trailed PSFs)
+QUALITY_DATA_VERSION = 2
 QUALITY_FRAME_SIZE = 512  # side of the quality data set's frames: enough stars for the PSF
 PROBLEMS = ("none", "none", "seeing", "defocus", "tracking", "clouds", "moon", "background",
             "trail", "saturation", "mixed")
@@ -242,7 +245,8 @@ def _map(fn: Callable, items: list, workers: int, progress: Callable[[int], None
 def make_quality_dataset(n: int, seed: int, sites: Sequence[str] | None = None,
                          measure_every: int = 8, workers: int = 2,
                          progress: Callable[[int], None] | None = None) -> dict[str, NDArray]:
-    """``n`` quality frames as arrays: x, s, label, reasons, site, split, baseline, conditions."""
+    """``n`` quality frames as arrays: x, s, label, reasons, site, split, baseline, conditions,
+    and the data's ``version`` (:data:`QUALITY_DATA_VERSION`, a 0-d array)."""
     names = tuple(sites) if sites else tuple(s.name for s in SITES)
     items = [(seed, i, names, measure_every) for i in range(n)]
     samples = [q for q in _map(make_quality_sample, items, workers, progress) if q is not None]
@@ -253,6 +257,7 @@ def make_quality_dataset(n: int, seed: int, sites: Sequence[str] | None = None,
         site=np.array([q.site for q in samples]), split=np.array([q.split for q in samples]),
         baseline=np.stack([q.baseline for q in samples]),
         conditions=np.stack([q.conditions for q in samples]),
+        version=np.array(QUALITY_DATA_VERSION),
     )
 
 

@@ -39,7 +39,8 @@ from skytwin.agents.quality.model import WEIGHTS, QualityModel, QualityNet
 from skytwin.agents.quality.labels import REASONS
 from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
 from skytwin.agents.quality.rule_head import gaussian_nll, measured_scalars, targets
-from skytwin.training.datasets import CONDITIONS, make_quality_dataset, save
+from skytwin.training.datasets import (CONDITIONS, QUALITY_DATA_VERSION, make_quality_dataset,
+                                       save)
 
 # loss weights of the estimates (Gaussian NLL) and of the trail class, against the label's
 # NLL (weight 1): the estimates are the means to the label, not the end, and the trail class,
@@ -118,8 +119,8 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
             return make_quality_dataset(n, seed, workers=threads, progress=adv)
 
     d = cached(data_path, make)
-    # cached by an older version: without the truth behind the labels, or other scalars
-    if "conditions" not in d or d["s"].shape[1] != len(QUALITY_SCALARS):
+    # cached by an older version of the twin or of the inputs
+    if int(d.get("version", 1)) != QUALITY_DATA_VERSION or d["s"].shape[1] != len(QUALITY_SCALARS):
         d = make()
         save(d, data_path)
     t_data = timer.s

@@ -50,6 +50,7 @@ from scipy import ndimage
 
 from skytwin.agents.preprocess import header_value, median, upsample
 from skytwin.agents.quality import masks
+from skytwin.twin.frames.psf import core_ellipticity
 
 STAMP = 16  # stack half-size (pixels): stamps are (2 * STAMP + 1) square
 MAX_STARS = 32  # stars stacked and measured
@@ -60,7 +61,7 @@ MIN_SNR = 15.0  # catalogue stars fainter than this (flux / noise in a 4-pixel a
 CATALOG_MAG_ERROR = 0.03  # scatter added to the twin's magnitudes: a Gaia-based catalogue's
 BLEND_DMAG = 2.5  # a neighbour fainter than this (mag) adds under 10% to a star's aperture
 TRIM = 0.1  # weight fraction cut from each end of the stars' flux ratios
-PHOT_FLOOR = 0.05  # relative error added to each star's photometry (catalogue, cloud patches)
+PHOT_FLOOR = 0.03  # relative error added to each star's photometry: a Gaia-based catalogue's (3%)
 UPSAMPLE = 3  # the stack is measured on pixels this many times finer (odd: keeps the centre)
 
 
@@ -222,25 +223,6 @@ def half_max_diameter(stack: NDArray, closing: int = 1) -> float:
     rim = masks.dilate(filled) & ~filled & (z >= 0.25)
     area = float(filled.sum()) - float((1.0 - frac[core]).sum()) + float(frac[rim].sum())
     return 2.0 * math.sqrt(max(area, 0.0) / math.pi)
-
-
-def core_ellipticity(stack: NDArray, floor: float = 0.1) -> float:
-    """``1 - b/a`` from the unweighted second moments of the stack's core (above ``floor`` x peak).
-
-    The fallback where adaptive moments fail; only the region joined to the
-    peak counts.
-    """
-    z = stack / float(stack.max())
-    labels, _ = ndimage.label(z > floor)
-    w = np.where(labels == labels[np.unravel_index(int(np.argmax(z)), z.shape)], z, 0.0)
-    yy, xx = np.indices(z.shape)
-    t = float(w.sum())
-    cx, cy = float((w * xx).sum()) / t, float((w * yy).sum()) / t
-    ixx = float((w * (xx - cx) ** 2).sum()) / t
-    iyy = float((w * (yy - cy) ** 2).sum()) / t
-    ixy = float((w * (xx - cx) * (yy - cy)).sum()) / t
-    e = min(math.hypot(ixx - iyy, 2.0 * ixy) / max(ixx + iyy, 1e-12), 0.999)  # distortion
-    return 1.0 - math.sqrt((1.0 - e) / (1.0 + e))
 
 
 def snr_stack(stack: NDArray) -> float:

@@ -158,11 +158,33 @@ def build_psf(req: RenderRequest, dilation: float = 1.0, oversample: int = OVERS
     kernel = (kernel / kernel.sum()).astype(np.float32)
     fwhm = half_max_area_diameter(big.array, scale / k)
     try:
-        mom = galsim.hsm.FindAdaptiveMom(big)
+        # started at the half-maximum size: from its default guess HSM fails to converge on a
+        # trailed PSF ("too many iterations"), a quarter of the tracking-drift frames
+        mom = galsim.hsm.FindAdaptiveMom(big, guess_sig=fwhm / (scale / k) / 2.3548)
         ell = 1.0 - float(mom.observed_shape.q)
-    except galsim.GalSimError:  # pathological (e.g. a very long trail): fall back
-        ell = req.ellipticity
+    except galsim.GalSimError:  # still no convergence: the core's unweighted moments
+        ell = core_ellipticity(big.array)
     return PSFModel(prof, phases, kernel, s, fwhm, max(ell, 0.0), enclosed)
+
+
+def core_ellipticity(image: NDArray, floor: float = 0.1) -> float:
+    """``1 - b/a`` from the unweighted second moments of the core (above ``floor`` x peak).
+
+    The fallback where adaptive moments fail; only the region joined to the
+    peak counts.
+    """
+    z = np.asarray(image, np.float64)
+    z = z / float(z.max())
+    labels, _ = ndimage.label(z > floor)
+    w = np.where(labels == labels[np.unravel_index(int(np.argmax(z)), z.shape)], z, 0.0)
+    yy, xx = np.indices(z.shape)
+    t = float(w.sum())
+    cx, cy = float((w * xx).sum()) / t, float((w * yy).sum()) / t
+    ixx = float((w * (xx - cx) ** 2).sum()) / t
+    iyy = float((w * (yy - cy) ** 2).sum()) / t
+    ixy = float((w * (xx - cx) * (yy - cy)).sum()) / t
+    e = min(math.hypot(ixx - iyy, 2.0 * ixy) / max(ixx + iyy, 1e-12), 0.999)  # distortion
+    return 1.0 - math.sqrt((1.0 - e) / (1.0 + e))
 
 
 def point_stamps(psf: PSFModel, fx: NDArray[np.float64], fy: NDArray[np.float64]
