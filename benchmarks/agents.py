@@ -7,7 +7,7 @@ seed 0): quality frames of the training sites and of the held-out sites,
 detection candidates of new fields (brightenings and fadings; the
 ``detection_positive_*`` figures count only the positive candidates, those
 ``DetectionModel.detect`` reports), failure frames for the anomaly detector.
-``--quality-n 0`` or ``--anomaly-n 0`` skips that part.
+``--quality-n 0``, ``--fields 0`` or ``--anomaly-n 0`` skips that part.
 Real data: /work/shared/realdata/rubin_triplets (or ``--realdata``), Rubin's
 reliability < 0.1 as bogus against > 0.9 as real. Timings on one CPU thread
 (``torch.set_num_threads(1)``), median of repeated calls.
@@ -153,7 +153,7 @@ def main() -> None:
     ap.add_argument("--quality-n", type=int, default=1000, help="0 skips the quality part")
     ap.add_argument("--heldout-n", type=int, default=500, help="0 skips the quality part")
     # 200 fields hold ~1800 reals, so the 1%-FNR point rests on ~18 of them (60 fields: ~5)
-    ap.add_argument("--fields", type=int, default=200)
+    ap.add_argument("--fields", type=int, default=200, help="0 skips the detection part")
     ap.add_argument("--anomaly-n", type=int, default=210, help="0 skips the anomaly part")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--realdata", type=Path, default=REPO.parent / "shared" / "realdata")
@@ -166,7 +166,8 @@ def main() -> None:
     res.update(detection_timing(args.seed))
     if args.quality_n and args.heldout_n:
         res.update(quality(args.seed, args.quality_n, args.heldout_n, args.workers))
-    res.update(detection(args.seed, args.fields, args.workers))
+    if args.fields:
+        res.update(detection(args.seed, args.fields, args.workers))
     if args.anomaly_n:
         res.update(anomaly(args.seed, args.anomaly_n, args.workers))
     res["wall_s"] = time.perf_counter() - t0
