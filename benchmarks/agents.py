@@ -59,17 +59,26 @@ def quality(seed: int, n: int, n_heldout: int, workers: int) -> dict[str, float]
     base = QualityBaseline.load(weights_path("quality_baseline.npz"))
     out: dict[str, float] = {}
     for name, sites, k in (("", TRAIN_SITES, n), ("heldout_site_", HELDOUT_SITES, n_heldout)):
-        d = make_quality_dataset(k, seed, sites=sites, measure_every=1, workers=workers)
-        p, _ = m.predict_arrays(d["x"], d["s"])
-        y = d["label"]
+        # every frame twice: with its reference stars (the headline figures) and without
+        d = make_quality_dataset(k, seed, sites=sites, measure_every=1, workers=workers,
+                                 no_catalogue_every=1)
+        cat = d["catalogue"]
+        p, _ = m.predict_arrays(d["x"][cat], d["s"][cat])
+        y = d["label"][cat]
         out[f"quality_{name}accuracy"] = float((p.argmax(1) == y).mean())
-        out[f"quality_{name}reason_accuracy"] = reason_accuracy(m, d["x"], d["s"], y, d["reasons"])
+        out[f"quality_{name}reason_accuracy"] = reason_accuracy(
+            m, d["x"][cat], d["s"][cat], y, d["reasons"][cat])
         out[f"quality_{name}ece"] = expected_calibration_error(p, y)
         out[f"quality_{name}n"] = int(len(y))
-        meas = np.isfinite(d["baseline"]).any(axis=1)
+        meas = np.isfinite(d["baseline"]).any(axis=1) & cat
         pb = base.proba(d["baseline"][meas])
-        out[f"quality_{name}baseline_accuracy"] = float((pb.argmax(1) == y[meas]).mean())
+        out[f"quality_{name}baseline_accuracy"] = float((pb.argmax(1) == d["label"][meas]).mean())
         out[f"quality_{name}baseline_n"] = int(meas.sum())
+        # as QualityModel.predict judges a frame that comes without a catalogue
+        blind = ~cat
+        p_nc = m.predict_arrays_without_catalogue(d["x"][blind], d["s"][blind])
+        out[f"quality_{name}no_catalogue_accuracy"] = float(
+            (p_nc.argmax(1) == d["label"][blind]).mean())
     return out
 
 

@@ -200,8 +200,11 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
     rows = []
     for path, label, probs, reason, meas, score in zip(paths, q.labels, q.probabilities,
                                                      q.reasons, q.measurements, scores):
+        # an estimate that could not be made (the transparency without a catalogue) is None
+        known = {k: None if isinstance(v, float) and not math.isfinite(v) else v
+                 for k, v in meas.items()}
         rows.append({"frame": path, "quality": label, "p": float(probs.max()), "reason": reason,
-                     **meas, "anomaly_score": float(score) if math.isfinite(score) else None,
+                     **known, "anomaly_score": float(score) if math.isfinite(score) else None,
                      "anomalous": bool(score > detector.threshold)})
     if args.json:
         for r in rows:
@@ -213,8 +216,12 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
                  "anomaly"):
         table.add_column(name)
     for r in rows:
-        est = [f"{r['fwhm_arcsec']:.2f}", f"{r['ellipticity']:.2f}", f"{r['transparency']:.2f}",
-               f"{r['sky_excess_mag']:.1f}", str(r["trails"])] if "fwhm_arcsec" in r else ["-"] * 5
+        def num(v: float | None, fmt: str) -> str:
+            return "-" if v is None else format(v, fmt)
+
+        est = [num(r["fwhm_arcsec"], ".2f"), num(r["ellipticity"], ".2f"),
+               num(r["transparency"], ".2f"), num(r["sky_excess_mag"], ".1f"),
+               str(r["trails"])] if "fwhm_arcsec" in r else ["-"] * 5
         table.add_row(Path(r["frame"]).name, f"{r['quality']} ({r['p']:.2f})", r["reason"] or "-",
                       *est, "yes" if r["anomalous"] else "no")
     console.print(table)

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from astropy.io import fits
 
 from skytwin.cli import main
 from skytwin.twin.eventlog import EventLog
@@ -75,10 +76,14 @@ def test_judge_gives_each_frame_a_verdict(tmp_path: Path, capsys: pytest.Capture
     write_fits(frame, good)
     truncated = tmp_path / "truncated.fits"
     truncated.write_bytes(good.read_bytes()[:5000])
-    assert main(["judge", str(good), str(truncated), "--json"]) == 0
+    bare = tmp_path / "bare.fits"  # a frame as a camera writes it: no catalogue beside it
+    fits.PrimaryHDU(frame.image).writeto(bare)
+    assert main(["judge", str(good), str(truncated), str(bare), "--json"]) == 0
     text = capsys.readouterr().out
     rows = [json.loads(block) for block in text.replace("}\n{", "}\x00{").split("\x00")]
-    assert [Path(r["frame"]).name for r in rows] == ["good.fits", "truncated.fits"]
+    assert [Path(r["frame"]).name for r in rows] == ["good.fits", "truncated.fits", "bare.fits"]
+    assert rows[0]["transparency"] > 0 and rows[2]["transparency"] is None
+    assert "clouds" not in rows[2]["reason"]
     assert rows[0]["quality"] in ("good", "medium", "bad") and 0.0 < rows[0]["fwhm_arcsec"] < 20
     assert rows[0]["trails"] in ("none", "1-2", "3+") and rows[0]["anomaly_score"] is not None
     assert rows[1]["quality"] == "bad" and rows[1]["reason"].startswith("unreadable")

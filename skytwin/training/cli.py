@@ -75,7 +75,9 @@ def cmd_dataset(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise SkytwinRangeError(f"--out {args.out}: cannot write ({exc})", str(args.out)) \
             from exc
-    console.print(f"wrote {path} ({len(data['split'])} samples)")
+    extra = f", {int((~data['catalogue']).sum())} of them again without the catalogue" \
+        if "catalogue" in data else ""
+    console.print(f"wrote {path} ({len(data['split'])} samples{extra})")
     return 0
 
 

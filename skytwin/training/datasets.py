@@ -17,6 +17,13 @@ truth), never a measurement.
 Splits: frames of :data:`~skytwin.training.sites.HELDOUT_SITES` are
 ``heldout``; the others are ``train`` / ``val`` / ``test`` by a hash of
 ``(seed, i)`` (80 / 10 / 10).
+
+Catalogue: the model's inputs are made with the frame's reference stars
+(the twin's catalogue, standing in for Gaia). Every
+``no_catalogue_every``-th frame is also preprocessed without them, as a
+camera's frame arrives when no catalogue is matched: an extra row of the
+same frame (same label, split and truth) with ``catalogue`` False, so that
+the model learns that case too and the benchmark can score it.
 """
 
 from __future__ import annotations
@@ -46,7 +53,8 @@ CONDITIONS: tuple[str, ...] = QualityInputs.__slots__
 FRAME_SIZE = 256  # default side of a drawn frame (pixels; the anomaly data's)
 # raised whenever the frames, their inputs or their labels change, so that a cached data set of
 # an older version is made again (2: the truth ellipticity of trailed PSFs)
-QUALITY_DATA_VERSION = 2
+QUALITY_DATA_VERSION = 3  # 3: rows without the catalogue
+NO_CATALOGUE_EVERY = 4  # every 4th frame is also preprocessed without its reference stars
 QUALITY_FRAME_SIZE = 512  # side of the quality data set's frames: enough stars for the PSF
 PROBLEMS = ("none", "none", "seeing", "defocus", "tracking", "clouds", "moon", "background",
             "trail", "saturation", "mixed")
@@ -153,6 +161,9 @@ class QualitySample:
     split: str
     baseline: NDArray[np.float32]  # measured features (NaN when not measured)
     conditions: NDArray[np.float64]  # the physical truth behind the label, over CONDITIONS
+    # the same frame preprocessed without its reference stars (None when not made)
+    x_no_catalogue: NDArray[np.float32] | None = None
+    s_no_catalogue: NDArray[np.float32] | None = None
 
 
 def reasons_vector(reason: str) -> NDArray[np.float32]:
@@ -186,20 +197,25 @@ def render_safe(req: RenderRequest, tries: int = 4):  # type: ignore[no-untyped-
     raise AssertionError("unreachable")
 
 
-def make_quality_sample(args: tuple[int, int, tuple[str, ...], int]) -> QualitySample | None:
+def make_quality_sample(args: tuple[int, int, tuple[str, ...], int, int]
+                        ) -> QualitySample | None:
     """Render, label and preprocess frame ``index`` (a picklable worker function).
 
     The classical features are measured on every ``measure_every``-th training
     frame, every validation and test frame and every third held-out frame (0:
-    never); measuring costs ~4x the render.
+    never); measuring costs ~4x the render. Every ``no_catalogue_every``-th
+    frame (0: none) is also preprocessed without its reference stars.
     """
-    seed, index, site_names, measure_every = args
+    seed, index, site_names, measure_every, no_catalogue_every = args
     sites = [s for s in SITES if s.name in site_names]
     req = quality_request(seed, index, sites, QUALITY_FRAME_SIZE)
+    x_nc = s_nc = None
     try:
         frame = render_safe(req)
         stars = ReferenceStars.from_truth(frame.truth, seed=index)
         x, s = quality_model_input(frame.image, frame.header, _moon(req), stars)
+        if no_catalogue_every and index % no_catalogue_every == 0:
+            x_nc, s_nc = quality_model_input(frame.image, frame.header, _moon(req), None)
     except (SkytwinError, ValueError):
         return None  # a draw the renderer cannot make (e.g. an all-NaN image): skipped
     base = np.full(len(BASELINE_FEATURES), np.nan, np.float32)
@@ -211,7 +227,7 @@ def make_quality_sample(args: tuple[int, int, tuple[str, ...], int]) -> QualityS
         base = baseline_features(frame.image, frame.header, _moon(req), stars)
     cond = np.array([frame.conditions[k] for k in CONDITIONS], np.float64)
     return QualitySample(x, s, LABELS.index(frame.quality), reasons_vector(frame.reason),
-                         req.site, split, base, cond)
+                         req.site, split, base, cond, x_nc, s_nc)
 
 
 from skytwin.agents.quality.baseline import BASELINE_FEATURES  # noqa: E402
@@ -244,19 +260,27 @@ def _map(fn: Callable, items: list, workers: int, progress: Callable[[int], None
 
 def make_quality_dataset(n: int, seed: int, sites: Sequence[str] | None = None,
                          measure_every: int = 8, workers: int = 2,
-                         progress: Callable[[int], None] | None = None) -> dict[str, NDArray]:
+                         progress: Callable[[int], None] | None = None,
+                         no_catalogue_every: int = NO_CATALOGUE_EVERY) -> dict[str, NDArray]:
     """``n`` quality frames as arrays: x, s, label, reasons, site, split, baseline, conditions,
-    and the data's ``version`` (:data:`QUALITY_DATA_VERSION`, a 0-d array)."""
+    catalogue (False on the extra rows made without reference stars; see the module
+    docstring), and the data's ``version`` (:data:`QUALITY_DATA_VERSION`, a 0-d array)."""
     names = tuple(sites) if sites else tuple(s.name for s in SITES)
-    items = [(seed, i, names, measure_every) for i in range(n)]
+    items = [(seed, i, names, measure_every, no_catalogue_every) for i in range(n)]
     samples = [q for q in _map(make_quality_sample, items, workers, progress) if q is not None]
+    blind = [q for q in samples if q.x_no_catalogue is not None]
+    rows = samples + blind
+    nan_base = np.full(len(BASELINE_FEATURES), np.nan, np.float32)
     return dict(
-        x=np.stack([q.x for q in samples]), s=np.stack([q.s for q in samples]),
-        label=np.array([q.label for q in samples], np.int64),
-        reasons=np.stack([q.reasons for q in samples]),
-        site=np.array([q.site for q in samples]), split=np.array([q.split for q in samples]),
-        baseline=np.stack([q.baseline for q in samples]),
-        conditions=np.stack([q.conditions for q in samples]),
+        x=np.stack([q.x for q in samples] + [q.x_no_catalogue for q in blind]),
+        s=np.stack([q.s for q in samples] + [q.s_no_catalogue for q in blind]),
+        label=np.array([q.label for q in rows], np.int64),
+        reasons=np.stack([q.reasons for q in rows]),
+        site=np.array([q.site for q in rows]), split=np.array([q.split for q in rows]),
+        # the classical baseline is measured once per frame
+        baseline=np.stack([q.baseline for q in samples] + [nan_base for _ in blind]),
+        conditions=np.stack([q.conditions for q in rows]),
+        catalogue=np.array([True] * len(samples) + [False] * len(blind)),
         version=np.array(QUALITY_DATA_VERSION),
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 from pathlib import Path
 
@@ -91,6 +92,16 @@ def test_reasons_agree_with_the_estimates(model, frames) -> None:
             assert named == {k for k, v in past.items() if v}, (reason, m)
             checked += 1
     assert checked >= 2
+
+
+def test_without_a_catalogue_the_clouds_are_not_judged(model, frames) -> None:
+    """No reference stars, no zero point: the transparency is unknown, not taken as cloud."""
+    bare = model.predict([f.image for f in frames[:8]], headers=[f.header for f in frames[:8]])
+    assert all(math.isnan(m["transparency"]) for m in bare.measurements)
+    assert not any("clouds" in r for r in bare.reasons), bare.reasons
+    clear = [i for i, f in enumerate(frames[:8]) if f.quality == "good"]
+    assert clear and all(bare.labels[i] != "bad" for i in clear), (bare.labels, clear)
+    assert all(math.isfinite(m["transparency"]) for m in model.predict(frames[:8]).measurements)
 
 
 def test_single_image_with_header_matches_batch(model, frames) -> None:

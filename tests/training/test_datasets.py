@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from skytwin.training.cli import register
+from skytwin.agents.quality.inputs import QUALITY_SCALARS
 from skytwin.training.datasets import load, make_quality_dataset, quality_request, split_of
 from skytwin.training.sites import HELDOUT_SITES, SITES, TRAIN_SITES
 from skytwin.training.train_anomaly import recall_at_fpr
@@ -33,8 +34,16 @@ def test_splits_by_seed_and_site() -> None:
 
 
 def test_small_quality_dataset() -> None:
-    d = make_quality_dataset(3, seed=1, sites=TRAIN_SITES[:2], measure_every=0, workers=1)
-    assert d["x"].shape == (3, 2, 64, 64) and d["label"].shape == (3,)
+    d = make_quality_dataset(3, seed=1, sites=TRAIN_SITES[:2], measure_every=0, workers=1,
+                             no_catalogue_every=2)
+    # frames 0 and 2 come twice: with their reference stars and without
+    assert d["x"].shape == (5, 2, 64, 64) and d["label"].shape == (5,)
+    assert d["catalogue"].tolist() == [True, True, True, False, False]
+    for copy, frame in ((3, 0), (4, 2)):
+        assert d["label"][copy] == d["label"][frame] and d["split"][copy] == d["split"][frame]
+        assert (d["conditions"][copy] == d["conditions"][frame]).all()
+    has_trans = QUALITY_SCALARS.index("has_transparency")
+    assert (d["s"][:3, has_trans] == 1).all() and (d["s"][3:, has_trans] == 0).all()
     assert set(d["site"]) <= set(TRAIN_SITES[:2])
     assert np.isnan(d["baseline"]).all()
 
@@ -46,7 +55,7 @@ def test_cli_registers_and_writes_a_dataset(tmp_path: Path) -> None:
                          "3", "--workers", "1"])
     assert args.func(args) == 0
     d = load(tmp_path / "quality_seed3_n2.npz")
-    assert len(d["label"]) == 2
+    assert int(d["catalogue"].sum()) == 2  # two frames (frame 0 also without its catalogue)
     args = p.parse_args(["train", "anomaly", "--seed", "4"])
     assert args.model == "anomaly" and args.seed == 4
     with pytest.raises(SystemExit):

@@ -250,6 +250,19 @@ class QualityModel:
             out = self.calibrated(torch.from_numpy(x), torch.from_numpy(s))
             return tuple(t.numpy() for t in out)  # type: ignore[return-value]
 
+    def predict_arrays_without_catalogue(self, x: NDArray, s: NDArray) -> NDArray:
+        """Class probabilities ``(N, 3)`` of inputs made without reference stars, as
+        :meth:`predict` gives them (the clouds criterion left out)."""
+        return self._without_clouds(self._infer(x, s)[4])[0]
+
+    def _without_clouds(self, criteria: NDArray) -> tuple[NDArray, NDArray]:
+        """Tempered class probabilities and criteria with the clouds criterion set to good."""
+        crit = np.array(criteria, np.float32)
+        crit[:, CRITERIA.index("clouds")] = (1.0, 0.0, 0.0)
+        with torch.inference_mode():
+            log_p = self.net.rule.combine(torch.from_numpy(crit)).log()
+            return self.net.calibrated(log_p).numpy(), crit
+
     def __getstate__(self) -> dict[str, Any]:
         # an onnxruntime session does not pickle (vector environments, worker processes):
         # the copy builds its own at its first prediction
@@ -281,8 +294,9 @@ class QualityModel:
         stars
             Optional reference catalogue per frame (pixel positions and band
             magnitudes, e.g. Gaia matched through the WCS); twin frames bring
-            their own. Without one, the clouds criterion has no zero point
-            and the model falls back on the frame's look.
+            their own. Without one the stars give no zero point: the clouds
+            criterion is left out of the verdict and the transparency is
+            reported as NaN.
         """
         if isinstance(frames, np.ndarray) and frames.ndim == 2:
             items: list[Any] = [frames]
@@ -293,6 +307,7 @@ class QualityModel:
         else:
             items = [frames]
         xs, ss, bad = [], [], {}
+        has_catalogue = np.zeros(len(items), bool)
         for i, item in enumerate(items):
             try:
                 img, hdr, moon, truth = frame_inputs(item)
@@ -304,6 +319,7 @@ class QualityModel:
                 if stars is not None and stars[i] is not None:
                     cat = stars[i]
                 x, s = quality_model_input(img, hdr, moon, cat)
+                has_catalogue[i] = cat is not None
                 xs.append(x)
                 ss.append(s)
             except SkytwinError as exc:  # FrameError, PreprocessError
@@ -316,9 +332,17 @@ class QualityModel:
         meas: list[dict[str, float | str]] = [{} for _ in items]
         if good_idx:
             p, r, mean, trails, crit = self._infer(np.stack(xs), np.stack(ss))
+            # without a reference catalogue the stars give no zero point: the clouds criterion
+            # is left out of the verdict (not guessed from the pessimistic stand-in)
+            blind = ~has_catalogue[good_idx]
+            if blind.any():
+                p, crit = p.copy(), crit.copy()
+                p[blind], crit[blind] = self._without_clouds(crit[blind])
             probs[good_idx], rprobs[good_idx], grades[good_idx] = p, r, crit
             moon[good_idx] = np.stack(ss)[:, QUALITY_SCALARS.index("moon_lit_near")] > 0.5
-            for i, m in zip(good_idx, measurements(mean, trails)):
+            for i, m, no_zp in zip(good_idx, measurements(mean, trails), blind):
+                if no_zp:
+                    m["transparency"] = math.nan
                 meas[i] = m
         labels, reasons = [], []
         for i in range(len(items)):
