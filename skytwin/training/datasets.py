@@ -19,8 +19,8 @@ Splits: frames of :data:`~skytwin.training.sites.HELDOUT_SITES` are
 ``(seed, i)`` (80 / 10 / 10).
 
 Catalogue: the model's inputs are made with the frame's reference stars
-(the twin's catalogue, standing in for Gaia). Every
-``no_catalogue_every``-th frame is also preprocessed without them, as a
+(the twin's catalogue, standing in for Gaia). One frame in
+``no_catalogue_every`` (drawn per frame) is also preprocessed without them, as a
 camera's frame arrives when no catalogue is matched: an extra row of the
 same frame (same label, split and truth) with ``catalogue`` False, so that
 the model learns that case too and the benchmark can score it.
@@ -53,8 +53,9 @@ CONDITIONS: tuple[str, ...] = QualityInputs.__slots__
 FRAME_SIZE = 256  # default side of a drawn frame (pixels; the anomaly data's)
 # raised whenever the frames, their inputs or their labels change, so that a cached data set of
 # an older version is made again (2: the truth ellipticity of trailed PSFs)
-QUALITY_DATA_VERSION = 3  # 3: rows without the catalogue
-NO_CATALOGUE_EVERY = 4  # every 4th frame is also preprocessed without its reference stars
+QUALITY_DATA_VERSION = 4  # 3: rows without the catalogue; 4: those and the baseline's frames
+# drawn per frame (an index stride had picked one site)
+NO_CATALOGUE_EVERY = 4  # one frame in 4 is also preprocessed without its reference stars
 QUALITY_FRAME_SIZE = 512  # side of the quality data set's frames: enough stars for the PSF
 PROBLEMS = ("none", "none", "seeing", "defocus", "tracking", "clouds", "moon", "background",
             "trail", "saturation", "mixed")
@@ -201,10 +202,10 @@ def make_quality_sample(args: tuple[int, int, tuple[str, ...], int, int]
                         ) -> QualitySample | None:
     """Render, label and preprocess frame ``index`` (a picklable worker function).
 
-    The classical features are measured on every ``measure_every``-th training
-    frame, every validation and test frame and every third held-out frame (0:
-    never); measuring costs ~4x the render. Every ``no_catalogue_every``-th
-    frame (0: none) is also preprocessed without its reference stars.
+    The classical features are measured on one training frame in
+    ``measure_every``, every validation and test frame and one held-out frame in
+    three (drawn; 0: never); measuring costs ~4x the render. One frame in ``no_catalogue_every``
+    (drawn; 0: none) is also preprocessed without its reference stars.
     """
     seed, index, site_names, measure_every, no_catalogue_every = args
     sites = [s for s in SITES if s.name in site_names]
@@ -214,15 +215,20 @@ def make_quality_sample(args: tuple[int, int, tuple[str, ...], int, int]
         frame = render_safe(req)
         stars = ReferenceStars.from_truth(frame.truth, seed=index)
         x, s = quality_model_input(frame.image, frame.header, _moon(req), stars)
-        if no_catalogue_every and index % no_catalogue_every == 0:
+        # drawn, not ``index % k``: the sites cycle with the index, and a stride would pick sites
+        if no_catalogue_every and \
+                np.random.default_rng([seed, index, 77]).uniform() * no_catalogue_every < 1.0:
             x_nc, s_nc = quality_model_input(frame.image, frame.header, _moon(req), None)
     except (SkytwinError, ValueError):
         return None  # a draw the renderer cannot make (e.g. an all-NaN image): skipped
     base = np.full(len(BASELINE_FEATURES), np.nan, np.float32)
     split = split_of(seed, index, req.site)
-    if measure_every and (split in ("val", "test") or (split == "train" and index %
-                                                        measure_every == 0)
-                          or (split == "heldout" and index % 3 == 0)):
+    # drawn per frame: with ``index % measure_every`` every measured training frame had come
+    # from the one site the index stride lands on
+    draw = np.random.default_rng([seed, index, 78]).uniform()
+    if measure_every and (split in ("val", "test") or (split == "train" and
+                                                       draw * measure_every < 1.0)
+                          or (split == "heldout" and draw * 3 < 1.0)):
         from skytwin.agents.quality.baseline import baseline_features
         base = baseline_features(frame.image, frame.header, _moon(req), stars)
     cond = np.array([frame.conditions[k] for k in CONDITIONS], np.float64)

@@ -201,7 +201,8 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
                 "reason_exact": reason_accuracy(QualityModel(net, engine="torch"), d["x"][mask],
                                                 d["s"][mask], yy, d["reasons"][mask])}
 
-    metrics: dict[str, Any] = {"seed": seed, "n_frames": int(cat.sum()), "n_rows_without_catalogue": int((~cat).sum()), "temperature": temp,
+    metrics: dict[str, Any] = {"seed": seed, "n_frames": int(cat.sum()),
+                               "n_rows_without_catalogue": int((~cat).sum()), "temperature": temp,
                                "best_val_accuracy": best[0], "test": evaluate(te),
                                "heldout_sites": evaluate(ho),
                                "test_without_catalogue": evaluate((sp == "test") & ~cat),

@@ -35,11 +35,11 @@ def test_splits_by_seed_and_site() -> None:
 
 def test_small_quality_dataset() -> None:
     d = make_quality_dataset(3, seed=1, sites=TRAIN_SITES[:2], measure_every=0, workers=1,
-                             no_catalogue_every=2)
-    # frames 0 and 2 come twice: with their reference stars and without
-    assert d["x"].shape == (5, 2, 64, 64) and d["label"].shape == (5,)
-    assert d["catalogue"].tolist() == [True, True, True, False, False]
-    for copy, frame in ((3, 0), (4, 2)):
+                             no_catalogue_every=1)
+    # every frame comes twice: with its reference stars and without
+    assert d["x"].shape == (6, 2, 64, 64) and d["label"].shape == (6,)
+    assert d["catalogue"].tolist() == [True] * 3 + [False] * 3
+    for copy, frame in ((3, 0), (4, 1), (5, 2)):
         assert d["label"][copy] == d["label"][frame] and d["split"][copy] == d["split"][frame]
         assert (d["conditions"][copy] == d["conditions"][frame]).all()
     has_trans = QUALITY_SCALARS.index("has_transparency")
