@@ -61,7 +61,8 @@ from skytwin.errors import SkytwinError
 
 WEIGHTS = "quality_cnn.pt"
 LOG_SIGMA_FLOOR = -3.0  # log of the smallest sigma, in units of the correction scale
-REASON_THRESHOLD = 0.5  # a criterion is a reason when its grade is the label's with this probability
+# a criterion is a reason when its grade is the label's with more than this probability
+REASON_THRESHOLD = 0.5
 ENGINES = ("auto", "onnx", "torch")
 
 
@@ -230,7 +231,7 @@ class QualityModel:
         return p, r
 
     def classify_arrays(self, x: NDArray, s: NDArray) -> tuple[NDArray, list[str]]:
-        """Class probabilities ``(N, 3)`` and the reasons (:func:`rule_reason`) of preprocessed inputs."""
+        """Class probabilities ``(N, 3)`` and reasons (:func:`rule_reason`) of model inputs."""
         p, r, _, _, crit = self._infer(x, s)
         moon = np.asarray(s)[:, QUALITY_SCALARS.index("moon_lit_near")] > 0.5
         return p, [rule_reason(int(np.argmax(p[i])), crit[i], r[i], bool(moon[i]))
