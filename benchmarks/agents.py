@@ -76,7 +76,7 @@ def quality(seed: int, n: int, n_heldout: int, workers: int) -> dict[str, float]
         out[f"quality_{name}baseline_n"] = int(meas.sum())
         # as QualityModel.predict judges a frame that comes without a catalogue
         blind = ~cat
-        p_nc = m.predict_arrays_without_catalogue(d["x"][blind], d["s"][blind])
+        p_nc, _ = m.classify_arrays(d["x"][blind], d["s"][blind], catalogue=False)
         out[f"quality_{name}no_catalogue_accuracy"] = float(
             (p_nc.argmax(1) == d["label"][blind]).mean())
     return out

@@ -83,7 +83,6 @@ def test_judge_gives_each_frame_a_verdict(tmp_path: Path, capsys: pytest.Capture
     rows = [json.loads(block) for block in text.replace("}\n{", "}\x00{").split("\x00")]
     assert [Path(r["frame"]).name for r in rows] == ["good.fits", "truncated.fits", "bare.fits"]
     assert rows[0]["transparency"] > 0 and rows[2]["transparency"] is None
-    assert "clouds" not in rows[2]["reason"]
     assert rows[0]["quality"] in ("good", "medium", "bad") and 0.0 < rows[0]["fwhm_arcsec"] < 20
     assert rows[0]["trails"] in ("none", "1-2", "3+") and rows[0]["anomaly_score"] is not None
     assert rows[1]["quality"] == "bad" and rows[1]["reason"].startswith("unreadable")

@@ -102,6 +102,10 @@ def test_without_a_catalogue_the_clouds_are_not_judged(model, frames) -> None:
     clear = [i for i, f in enumerate(frames[:8]) if f.quality == "good"]
     assert clear and all(bare.labels[i] != "bad" for i in clear), (bare.labels, clear)
     assert all(math.isfinite(m["transparency"]) for m in model.predict(frames[:8]).measurements)
+    # a catalogue matched to nothing is no catalogue either
+    empty = ReferenceStars(np.zeros(0), np.zeros(0), np.zeros(0))
+    one = model.predict(frames[1].image, headers=[frames[1].header], stars=[empty])
+    assert math.isnan(one.measurements[0]["transparency"])
 
 
 def test_single_image_with_header_matches_batch(model, frames) -> None:

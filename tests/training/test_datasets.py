@@ -55,7 +55,7 @@ def test_cli_registers_and_writes_a_dataset(tmp_path: Path) -> None:
                          "3", "--workers", "1"])
     assert args.func(args) == 0
     d = load(tmp_path / "quality_seed3_n2.npz")
-    assert int(d["catalogue"].sum()) == 2  # two frames (frame 0 also without its catalogue)
+    assert int(d["catalogue"].sum()) == 2  # two frames (catalogue-free copies are drawn)
     args = p.parse_args(["train", "anomaly", "--seed", "4"])
     assert args.model == "anomaly" and args.seed == 4
     with pytest.raises(SystemExit):

@@ -22,7 +22,7 @@ during training, then two heads:
 The reasons reported are the rule's own, read off the estimates: the
 criteria whose grade equals the frame's label with a probability above one
 half (or else the likeliest one), so that a frame called bad for clouds
-shows a transparency estimate below 0.5. Two names the estimates cannot
+(with more than even odds) shows a transparency estimate below 0.5. Two names the estimates cannot
 tell apart come from elsewhere: a blur criterion is "defocus" or "seeing" as
 the reason head ranks those two, and a bright sky is "moonlight" or
 "background" by the Moon test of the rule on the frame's header.
@@ -230,9 +230,16 @@ class QualityModel:
         p, r, *_ = self._infer(x, s)
         return p, r
 
-    def classify_arrays(self, x: NDArray, s: NDArray) -> tuple[NDArray, list[str]]:
-        """Class probabilities ``(N, 3)`` and reasons (:func:`rule_reason`) of model inputs."""
+    def classify_arrays(self, x: NDArray, s: NDArray, catalogue: bool = True
+                        ) -> tuple[NDArray, list[str]]:
+        """Class probabilities ``(N, 3)`` and reasons (:func:`rule_reason`) of model inputs.
+
+        ``catalogue`` False: inputs made without reference stars, judged as
+        :meth:`predict` judges them (the clouds criterion left out).
+        """
         p, r, _, _, crit = self._infer(x, s)
+        if not catalogue:
+            p, crit = self._without_clouds(crit)
         moon = np.asarray(s)[:, QUALITY_SCALARS.index("moon_lit_near")] > 0.5
         return p, [rule_reason(int(np.argmax(p[i])), crit[i], r[i], bool(moon[i]))
                    for i in range(len(p))]
@@ -250,11 +257,6 @@ class QualityModel:
         with torch.inference_mode():
             out = self.calibrated(torch.from_numpy(x), torch.from_numpy(s))
             return tuple(t.numpy() for t in out)  # type: ignore[return-value]
-
-    def predict_arrays_without_catalogue(self, x: NDArray, s: NDArray) -> NDArray:
-        """Class probabilities ``(N, 3)`` of inputs made without reference stars, as
-        :meth:`predict` gives them (the clouds criterion left out)."""
-        return self._without_clouds(self._infer(x, s)[4])[0]
 
     def _without_clouds(self, criteria: NDArray) -> tuple[NDArray, NDArray]:
         """Tempered class probabilities and criteria with the clouds criterion set to good."""
@@ -320,7 +322,7 @@ class QualityModel:
                 if stars is not None and stars[i] is not None:
                     cat = stars[i]
                 x, s = quality_model_input(img, hdr, moon, cat)
-                has_catalogue[i] = cat is not None
+                has_catalogue[i] = cat is not None and len(cat) > 0
                 xs.append(x)
                 ss.append(s)
             except SkytwinError as exc:  # FrameError, PreprocessError
