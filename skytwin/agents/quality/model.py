@@ -334,7 +334,8 @@ class QualityModel:
         good_idx = [i for i in range(len(items)) if i not in bad]
         meas: list[dict[str, float | str]] = [{} for _ in items]
         if good_idx:
-            p, r, mean, trails, crit = self._infer(np.stack(xs), np.stack(ss))
+            s_all = np.stack(ss)
+            p, r, mean, trails, crit = self._infer(np.stack(xs), s_all)
             # without a reference catalogue the stars give no zero point: the clouds criterion
             # is left out of the verdict (not guessed from the pessimistic stand-in)
             blind = ~has_catalogue[good_idx]
@@ -342,7 +343,7 @@ class QualityModel:
                 p, crit = p.copy(), crit.copy()
                 p[blind], crit[blind] = self._without_clouds(crit[blind])
             probs[good_idx], rprobs[good_idx], grades[good_idx] = p, r, crit
-            moon[good_idx] = np.stack(ss)[:, QUALITY_SCALARS.index("moon_lit_near")] > 0.5
+            moon[good_idx] = s_all[:, QUALITY_SCALARS.index("moon_lit_near")] > 0.5
             for i, m, no_zp in zip(good_idx, measurements(mean, trails), blind):
                 if no_zp:
                     m["transparency"] = math.nan
