@@ -63,11 +63,10 @@ def quality(seed: int, n: int, n_heldout: int, workers: int) -> dict[str, float]
         d = make_quality_dataset(k, seed, sites=sites, measure_every=1, workers=workers,
                                  no_catalogue_every=1)
         cat = d["catalogue"]
-        p, _ = m.predict_arrays(d["x"][cat], d["s"][cat])
+        p, said = m.classify_arrays(d["x"][cat], d["s"][cat])
         y = d["label"][cat]
         out[f"quality_{name}accuracy"] = float((p.argmax(1) == y).mean())
-        out[f"quality_{name}reason_accuracy"] = reason_accuracy(
-            m, d["x"][cat], d["s"][cat], y, d["reasons"][cat])
+        out[f"quality_{name}reason_accuracy"] = reason_accuracy(p, said, y, d["reasons"][cat])
         out[f"quality_{name}ece"] = expected_calibration_error(p, y)
         out[f"quality_{name}n"] = int(len(y))
         meas = np.isfinite(d["baseline"]).any(axis=1) & cat

@@ -215,10 +215,10 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
     for name in ("quality (p)", "reason", 'FWHM"', "ell.", "transp.", "sky+", "trails",
                  "anomaly"):
         table.add_column(name)
-    for r in rows:
-        def num(v: float | None, fmt: str) -> str:
-            return "-" if v is None else format(v, fmt)
+    def num(v: float | None, fmt: str) -> str:
+        return "-" if v is None else format(v, fmt)
 
+    for r in rows:
         est = [num(r["fwhm_arcsec"], ".2f"), num(r["ellipticity"], ".2f"),
                num(r["transparency"], ".2f"), num(r["sky_excess_mag"], ".1f"),
                str(r["trails"])] if "fwhm_arcsec" in r else ["-"] * 5

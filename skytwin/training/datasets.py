@@ -198,6 +198,15 @@ def render_safe(req: RenderRequest, tries: int = 4):  # type: ignore[no-untyped-
     raise AssertionError("unreachable")
 
 
+def _one_in(k: int, seed: int, index: int, stream: int) -> bool:
+    """Whether frame ``index`` is among one in ``k`` (0: none), drawn per frame.
+
+    Drawn, not ``index % k``: the sites cycle with the index, so a stride picks
+    sites (``index % 8`` had put every measured training frame on one site).
+    """
+    return k > 0 and np.random.default_rng([seed, index, stream]).uniform() * k < 1.0
+
+
 def make_quality_sample(args: tuple[int, int, tuple[str, ...], int, int]
                         ) -> QualitySample | None:
     """Render, label and preprocess frame ``index`` (a picklable worker function).
@@ -215,20 +224,15 @@ def make_quality_sample(args: tuple[int, int, tuple[str, ...], int, int]
         frame = render_safe(req)
         stars = ReferenceStars.from_truth(frame.truth, seed=index)
         x, s = quality_model_input(frame.image, frame.header, _moon(req), stars)
-        # drawn, not ``index % k``: the sites cycle with the index, and a stride would pick sites
-        if no_catalogue_every and \
-                np.random.default_rng([seed, index, 77]).uniform() * no_catalogue_every < 1.0:
+        if _one_in(no_catalogue_every, seed, index, stream=77):
             x_nc, s_nc = quality_model_input(frame.image, frame.header, _moon(req), None)
     except (SkytwinError, ValueError):
         return None  # a draw the renderer cannot make (e.g. an all-NaN image): skipped
     base = np.full(len(BASELINE_FEATURES), np.nan, np.float32)
     split = split_of(seed, index, req.site)
-    # drawn per frame: with ``index % measure_every`` every measured training frame had come
-    # from the one site the index stride lands on
-    draw = np.random.default_rng([seed, index, 78]).uniform()
-    if measure_every and (split in ("val", "test") or (split == "train" and
-                                                       draw * measure_every < 1.0)
-                          or (split == "heldout" and draw * 3 < 1.0)):
+    if measure_every and (split in ("val", "test")
+                          or (split == "train" and _one_in(measure_every, seed, index, 78))
+                          or (split == "heldout" and _one_in(3, seed, index, 78))):
         from skytwin.agents.quality.baseline import baseline_features
         base = baseline_features(frame.image, frame.header, _moon(req), stars)
     cond = np.array([frame.conditions[k] for k in CONDITIONS], np.float64)

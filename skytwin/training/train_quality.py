@@ -99,12 +99,14 @@ def logits_of(net: QualityNet, x: np.ndarray, s: np.ndarray, bs: int = 512
     return np.concatenate(out), np.concatenate(rs)
 
 
-def reason_accuracy(model: QualityModel, x: np.ndarray, s: np.ndarray, labels: np.ndarray,
-                    reasons: np.ndarray, catalogue: bool = True) -> float:
-    """Share of the rightly labelled medium and bad frames whose reported reason is the truth's
-    (``catalogue`` False: inputs made without reference stars, judged without clouds)."""
-    p, said = model.classify_arrays(x, s, catalogue=catalogue)
-    right = np.flatnonzero((p.argmax(1) == labels) & (labels > 0))
+def reason_accuracy(probs: np.ndarray, said: list[str], labels: np.ndarray,
+                    reasons: np.ndarray) -> float:
+    """Share of the rightly labelled medium and bad frames whose reported reason is the truth's.
+
+    ``probs`` and ``said``: what :meth:`QualityModel.classify_arrays` returns;
+    ``reasons``: the truth's multi-hot vectors over :data:`REASONS`.
+    """
+    right = np.flatnonzero((probs.argmax(1) == labels) & (labels > 0))
     if right.size == 0:
         return float("nan")
     truth = ["+".join(REASONS[j] for j in np.flatnonzero(reasons[i] > 0.5)) for i in right]
@@ -199,13 +201,12 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
         False: the rows made without reference stars, the clouds criterion left out)."""
         if not mask.any():  # a split without frames (a small data set)
             return {"n": 0}
-        model = QualityModel(net, engine="torch")
-        p, _ = model.classify_arrays(d["x"][mask], d["s"][mask], catalogue=catalogue)
+        p, said = QualityModel(net, engine="torch").classify_arrays(
+            d["x"][mask], d["s"][mask], catalogue=catalogue)
         yy = d["label"][mask]
         return {"n": int(mask.sum()), "accuracy": float((p.argmax(1) == yy).mean()),
                 "ece": expected_calibration_error(p, yy),
-                "reason_exact": reason_accuracy(model, d["x"][mask], d["s"][mask], yy,
-                                                d["reasons"][mask], catalogue=catalogue)}
+                "reason_exact": reason_accuracy(p, said, yy, d["reasons"][mask])}
 
     metrics: dict[str, Any] = {"seed": seed, "n_frames": int(cat.sum()),
                                "n_rows_without_catalogue": int((~cat).sum()), "temperature": temp,
