@@ -8,6 +8,10 @@ detection candidates of new fields (brightenings and fadings; the
 ``detection_positive_*`` figures count only the positive candidates, those
 ``DetectionModel.detect`` reports), failure frames for the anomaly detector.
 ``--quality-n 0``, ``--fields 0`` or ``--anomaly-n 0`` skips that part.
+Beside each quality ECE, ``*_ece_if_calibrated`` is the median ECE a
+perfectly calibrated model with the same confidences would show on as many
+frames (the sampling floor), and ``*_ece_p_if_calibrated`` the fraction of
+such draws at or above the measured ECE.
 Real data: /work/shared/realdata/rubin_triplets (or ``--realdata``), Rubin's
 reliability < 0.1 as bogus against > 0.9 as real. Timings on one CPU thread
 (``torch.set_num_threads(1)``), median of repeated calls.
@@ -29,7 +33,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from skytwin.agents.anomaly import load_default as load_anomaly  # noqa: E402
-from skytwin.agents.calibration import expected_calibration_error  # noqa: E402
+from skytwin.agents.calibration import calibrated_ece_draws, expected_calibration_error  # noqa: E402
 from skytwin.agents.detection import baseline_score, load_default as load_detection  # noqa: E402
 from skytwin.agents.detection import stack_reference  # noqa: E402
 from skytwin.agents.preprocess import center_crop  # noqa: E402
@@ -68,6 +72,11 @@ def quality(seed: int, n: int, n_heldout: int, workers: int) -> dict[str, float]
         out[f"quality_{name}accuracy"] = float((p.argmax(1) == y).mean())
         out[f"quality_{name}reason_accuracy"] = reason_accuracy(p, said, y, d["reasons"][cat])
         out[f"quality_{name}ece"] = expected_calibration_error(p, y)
+        # what a perfectly calibrated model with these confidences shows on this many frames
+        floor = calibrated_ece_draws(p, seed=seed)
+        out[f"quality_{name}ece_if_calibrated"] = float(np.median(floor))
+        out[f"quality_{name}ece_p_if_calibrated"] = float(
+            (floor >= out[f"quality_{name}ece"]).mean())
         out[f"quality_{name}n"] = int(len(y))
         meas = np.isfinite(d["baseline"]).any(axis=1) & cat
         pb = base.proba(d["baseline"][meas])

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from skytwin.agents.calibration import (expected_calibration_error, fit_temperature,
-                                        reliability, reliability_diagram, softmax)
+from skytwin.agents.calibration import (calibrated_ece_draws, expected_calibration_error,
+                                        fit_temperature, reliability, reliability_diagram,
+                                        softmax)
 
 
 def test_ece_by_hand() -> None:
@@ -26,6 +27,19 @@ def test_perfectly_calibrated_sample_has_small_ece() -> None:
     y = (rng.uniform(size=conf.size) > conf).astype(int)  # label 0 with probability conf
     p = np.stack([conf, 1 - conf], axis=1)
     assert expected_calibration_error(p, y) < 0.005
+
+
+def test_calibrated_ece_floor_by_hand() -> None:
+    # four predictions at confidence 0.5, k ~ Binomial(4, 1/2) right: ECE = |k/4 - 1/2|,
+    # whose mean is (2 * 1/2 * 1/16 + 2 * 1/4 * 4/16) = 3/16
+    draws = calibrated_ece_draws(np.full((4, 2), 0.5), n_draws=20000)
+    assert draws.mean() == pytest.approx(3 / 16, abs=0.005)
+    assert set(np.unique(draws)) <= {0.0, 0.25, 0.5}
+    # certain predictions are always right: no floor
+    assert np.all(calibrated_ece_draws(np.array([[1.0, 0.0]] * 10), n_draws=50) == 0.0)
+    # the floor shrinks as 1/sqrt(N): 400 predictions at 0.5 give sqrt(2/pi) * 0.025 ~ 0.02
+    big = calibrated_ece_draws(np.full((400, 2), 0.5), n_draws=4000)
+    assert big.mean() == pytest.approx(0.02, abs=0.002)
 
 
 def test_temperature_recovers_overconfidence() -> None:
