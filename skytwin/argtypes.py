@@ -18,3 +18,22 @@ def whole_number(minimum: int, what: str = "a number") -> "argparse._ActionType"
         return v
 
     return parse
+
+
+def real_number(minimum: float, maximum: float = float("inf"), what: str = "a number",
+                open_minimum: bool = False) -> "argparse._ActionType":  # type: ignore[name-defined]
+    """An argparse type accepting finite numbers in ``[minimum, maximum]`` (``(minimum, ...``
+    with ``open_minimum``)."""
+
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        low_ok = v > minimum if open_minimum else v >= minimum
+        if not (low_ok and v <= maximum):
+            low = "(" if open_minimum else "["
+            raise argparse.ArgumentTypeError(f"expected {what} in {low}{minimum:g}, {maximum:g}], got {text}")
+        return v
+
+    return parse

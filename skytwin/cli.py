@@ -7,6 +7,7 @@
     skytwin dataset quality|detection --out DIR --n N --seed S
     skytwin train quality|detection|anomaly --seed S
     skytwin judge FITS... [--json]
+    skytwin detect SCIENCE --reference REF... [--nsigma 5] [--json] [--out FILE.csv]
 
 Bad input (a scenario file, a flag) gets one message and exit status 2,
 never a traceback.
@@ -23,7 +24,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from skytwin.argtypes import whole_number
+from skytwin.argtypes import real_number, whole_number
 from skytwin.errors import SkytwinError
 
 EXIT_USAGE = 2
@@ -31,6 +32,8 @@ EXIT_USAGE = 2
 
 _nonneg_int = whole_number(0)
 _positive_int = whole_number(1)
+_positive_float = real_number(0.0, what="a threshold", open_minimum=True)
+_probability = real_number(0.0, 1.0, what="a probability")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,12 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--seed", type=_nonneg_int, default=None, help="root seed (default: the scenario's)")
     rd.add_argument("--nights", type=_positive_int, default=None, help="nights to simulate (default: the scenario's)")
     rd.add_argument("--size", type=_positive_int, default=1024, help="side of the rendered cut-out in pixels (default 1024)")
+    rd.add_argument("--reference", action="store_true", help="also render each frame's reference image (a stack of good frames of the same pointing) into OUT/reference/, for 'skytwin detect'")
     v = sub.add_parser("validate", help="check a scenario file and say what is wrong")
     v.add_argument("scenario")
     sub.add_parser("scenarios", help="list the bundled scenarios")
     j = sub.add_parser("judge", help="the shipped quality and anomaly models' verdict on FITS frames")
     j.add_argument("frames", nargs="+", type=Path, help="FITS files (a skytwin frame brings its star catalogue)")
     j.add_argument("--json", action="store_true", help="one JSON object per frame instead of a table")
+    d = sub.add_parser("detect", help="the shipped detection pipeline (subtraction, candidates, real/bogus CNN) on a FITS frame against its reference")
+    d.add_argument("science", type=Path, help="the science frame (FITS)")
+    d.add_argument("--reference", type=Path, nargs="+", required=True, help="reference frame(s) on the same pixel grid; several are median-stacked")
+    d.add_argument("--nsigma", type=_positive_float, default=5.0, help="detection threshold against the local noise of the difference (default 5)")
+    d.add_argument("--min-p", type=_probability, default=0.0, help="list only candidates with at least this probability of being real (default 0: all)")
+    d.add_argument("--json", action="store_true", help="one JSON object per candidate instead of a table")
+    d.add_argument("--out", type=Path, default=None, help="also write every candidate to this CSV file")
     from skytwin.training.cli import register as register_training
 
     register_training(sub)  # dataset, train
@@ -80,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_render(console, args)
         if args.command == "judge":
             return _cmd_judge(console, args)
+        if args.command == "detect":
+            return _cmd_detect(console, args)
         if getattr(args, "func", None) is not None:  # training subcommands
             return int(args.func(args) or 0)
     except SkytwinError as exc:
@@ -158,7 +171,8 @@ def _cmd_render(console: Console, args: argparse.Namespace) -> int:
     from skytwin.evaluation.runner import make_scheduler
     from skytwin.scenarios import load_scenario
     from skytwin.twin.network import TwinNetwork
-    from skytwin.twin.pixels import PixelRecorder
+    from skytwin.twin.frames import write_fits
+    from skytwin.twin.pixels import PixelRecorder, render_reference, render_request
 
     scenario = load_scenario(args.scenario)
     net = TwinNetwork(scenario, seed=args.seed, nights=args.nights)
@@ -171,14 +185,20 @@ def _cmd_render(console: Console, args: argparse.Namespace) -> int:
     n = min(args.frames, len(records))
     picks = sorted({round(k * (len(records) - 1) / max(n - 1, 1)) for k in range(n)})
     recorder = PixelRecorder(net, args.out, size=args.size)
+    if args.reference:
+        (args.out / "reference").mkdir(parents=True, exist_ok=True)
     table = Table("frame", "target", "band", "FWHM", "measured", "quality", "reason", title=f"{len(picks)} of {len(records)} frames")
     for i in picks:
         rec = records[i]
         path, frame = recorder.render(rec)
         measured = net.log.rows("frame_file")[-1]["measured_fwhm_arcsec"]
         table.add_row(rec.frame_id, rec.target, rec.filter, f"{rec.fwhm_arcsec:.2f}", "-" if math.isnan(measured) else f"{measured:.2f}", frame.quality, frame.reason or "-")
+        if args.reference:
+            write_fits(render_reference(render_request(net, rec, args.size)), args.out / "reference" / f"{rec.frame_id}.fits")
     console.print(table)
     console.print(f"wrote {len(picks)} FITS files (image + TRUTH table) to {args.out}")
+    if args.reference:
+        console.print(f"wrote their references to {args.out / 'reference'} (e.g. skytwin detect {args.out / (records[picks[0]].frame_id + '.fits')} --reference {args.out / 'reference' / (records[picks[0]].frame_id + '.fits')})")
     return 0
 
 
@@ -225,6 +245,47 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
         table.add_row(Path(r["frame"]).name, f"{r['quality']} ({r['p']:.2f})", r["reason"] or "-",
                       *est, "yes" if r["anomalous"] else "no")
     console.print(table)
+    return 0
+
+
+def _cmd_detect(console: Console, args: argparse.Namespace) -> int:
+    """Candidates of a science frame against its reference, with their probability of being real."""
+    import csv
+    import json
+    import math
+
+    from skytwin.agents.detection.frames import detect_fits
+
+    rows = detect_fits(args.science, args.reference, args.nsigma)
+    if args.out is not None:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with open(args.out, "w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["x", "y", "ra_deg", "dec_deg", "snr", "p_real", "truth"])
+            for r in rows:
+                w.writerow([r.x, r.y, r.ra, r.dec, f"{r.snr:.2f}", f"{r.probability:.4f}", r.truth])
+    shown = [r for r in rows if r.probability >= args.min_p]
+    if args.json:
+        for r in shown:
+            console.print_json(json.dumps({
+                "x": r.x, "y": r.y, "ra": None if math.isnan(r.ra) else r.ra,
+                "dec": None if math.isnan(r.dec) else r.dec, "snr": r.snr,
+                "p_real": r.probability, "truth": r.truth or None}))
+        return 0
+    if not rows:
+        console.print(f"{args.science.name}: no candidates at {args.nsigma:g} sigma")
+        return 0
+    n_real = sum(r.probability >= 0.5 for r in rows)
+    table = Table(title=f"{args.science.name}: {len(rows)} candidates at {args.nsigma:g} sigma, {n_real} with p(real) >= 0.5")
+    cols = ["x", "y", "RA", "Dec", "SNR", "p(real)"] + (["truth"] if any(r.truth for r in rows) else [])
+    for c in cols:
+        table.add_column(c)
+    for r in shown:
+        sky = ["-", "-"] if math.isnan(r.ra) else [f"{r.ra:.5f}", f"{r.dec:+.5f}"]
+        table.add_row(str(r.x), str(r.y), *sky, f"{r.snr:.1f}", f"{r.probability:.3f}", *([r.truth] if "truth" in cols else []))
+    console.print(table)
+    if args.out is not None:
+        console.print(f"wrote {len(rows)} candidates to {args.out}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +49,8 @@ def test_bad_scenario_file_exits_2_without_traceback(tmp_path: Path) -> None:
         (["run", "one_site_night", "--seed", "abc"], "expected a whole number"),
         (["run", "nowhere_scenario"], "no such file, and not a bundled scenario"),
         (["run", "one_site_night", "--agent", "wizard"], "unknown agent 'wizard'"),
+        (["detect", "s.fits", "--reference", "r.fits", "--min-p", "2"], "expected a probability in [0, 1], got 2"),
+        (["detect", "s.fits", "--reference", "r.fits", "--nsigma", "0"], "expected a threshold in (0, inf], got 0"),
     ],
 )
 def test_bad_flags_get_a_message(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -89,3 +92,59 @@ def test_judge_gives_each_frame_a_verdict(tmp_path: Path, capsys: pytest.Capture
     assert rows[1]["anomalous"] is True and rows[1]["anomaly_score"] is None
     assert main(["judge", str(good)]) == 0  # the table
     assert "good.fits" in capsys.readouterr().out
+
+
+def _detect_pair(tmp_path: Path, shift_pix: float = 0.0, ref_size: int = 160) -> tuple[Path, Path, object]:
+    """A science frame with a supernova and its reference, written as FITS."""
+    from skytwin.twin.frames import RenderRequest, Transient, render_frame, write_fits
+    from skytwin.twin.pixels import render_reference
+
+    sn = Transient("sn", 16.5, 60676.01, ra_deg=40.0, dec_deg=-20.0, name="sn1")
+    req = RenderRequest(ra_deg=40.0, dec_deg=-20.0, nx=160, ny=160, pixel_scale_arcsec=0.7,
+                        seed=9, star_density=4.0, seeing_arcsec=1.5, frame_id="s",
+                        transients=(sn,))
+    sci = render_frame(req)
+    # the reference's pointing moved by ``shift_pix`` pixels in declination
+    ref_req = req.with_(dec_deg=req.dec_deg + shift_pix * 0.7 / 3600.0, nx=ref_size, ny=ref_size)
+    science, reference = tmp_path / "science.fits", tmp_path / "reference.fits"
+    write_fits(sci, science)
+    write_fits(render_reference(ref_req), reference)
+    return science, reference, sci
+
+
+def test_detect_finds_the_supernova_against_its_reference(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    science, reference, sci = _detect_pair(tmp_path)
+    table = tmp_path / "cands.csv"
+    assert main(["detect", str(science), "--reference", str(reference), "--json", "--out", str(table)]) == 0
+    text = capsys.readouterr().out
+    rows = [json.loads(block) for block in text.replace("}\n{", "}\x00{").split("\x00")]
+    t = sci.truth[sci.truth["kind"] == "sn"][0]
+    best = rows[0]  # best first
+    assert best["p_real"] > 0.5 and best["truth"] == "sn sn1"
+    assert math.hypot(best["x"] - t["x"], best["y"] - t["y"]) <= 2.0
+    # its sky position from the science frame's WCS, within a pixel (0.7")
+    assert abs(best["dec"] - t["dec"]) * 3600 < 0.7
+    assert abs(best["ra"] - t["ra"]) * 3600 * math.cos(math.radians(t["dec"])) < 0.7
+    assert [r["p_real"] for r in rows] == sorted((r["p_real"] for r in rows), reverse=True)
+    lines = table.read_text().splitlines()
+    assert lines[0] == "x,y,ra_deg,dec_deg,snr,p_real,truth" and len(lines) == len(rows) + 1
+    assert main(["detect", str(science), "--reference", str(reference), "--min-p", "0.5"]) == 0
+    assert "p(real) >= 0.5" in capsys.readouterr().out.replace("\n", " ")
+
+
+@pytest.mark.parametrize(
+    "case, needle",
+    [
+        ("shifted", "pixels off the science frame's grid"),
+        ("smaller", "must share one pixel grid"),
+        ("truncated", "truncated or corrupt"),
+    ],
+)
+def test_detect_refuses_a_reference_it_cannot_subtract(case: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    science, reference, _ = _detect_pair(tmp_path, shift_pix=2.0 if case == "shifted" else 0.0,
+                                         ref_size=128 if case == "smaller" else 160)
+    if case == "truncated":
+        reference.write_bytes(reference.read_bytes()[:4000])
+    assert main(["detect", str(science), "--reference", str(reference)]) == 2
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert needle in err and "Traceback" not in err

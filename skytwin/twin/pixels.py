@@ -10,6 +10,11 @@ of the cut-out.
 
 Each rendered frame adds a ``frame_file`` event: the FITS path, the quality
 label and reason from the truth, and the FWHM measured on the pixels.
+
+:func:`render_reference` draws the site's reference image of a frame's
+pointing, what difference imaging subtracts: the median of
+:data:`REF_FRAMES` frames of the same field in good conditions, as the
+detection model's training references are made.
 """
 
 from __future__ import annotations
@@ -18,9 +23,12 @@ import math
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from skytwin.site.types import FrameRecord
 from skytwin.twin.astro import to_iso
 from skytwin.twin.weather import transparency_from_cloud
+from skytwin.twin.candidate_pixels import REF_SEEING_FACTOR, REF_SEEING_MIN_ARCSEC
 from skytwin.twin.frames import MeasureError, RenderedFrame, RenderRequest, measure_frame, render_frame, write_fits
 
 if TYPE_CHECKING:
@@ -61,6 +69,37 @@ def render_request(net: "TwinNetwork", rec: FrameRecord, size: int = 1024) -> Re
     if clouds > 0.0 and rec.transparency > 0.0:
         req = req.with_(transparency=clouds, zeropoint_e_per_s=req.zeropoint_e_per_s * rec.transparency / clouds)
     return req
+
+
+REF_FRAMES = 3  # frames median-stacked into a reference (the detection training data's depth)
+
+
+def render_reference(req: RenderRequest, frames: int = REF_FRAMES) -> RenderedFrame:
+    """The reference image of ``req``'s field, on its pixel grid (module docstring).
+
+    The same pointing, camera, exposure and sky; the seeing
+    ``REF_SEEING_FACTOR`` x the frame's (at least ``REF_SEEING_MIN_ARCSEC``,
+    never worse than the frame's), round and in focus, clear, without
+    transients, trails or tracking drift. Each of the ``frames`` renders has
+    its own noise and cosmic rays, which the median drops. The header and
+    truth are the first render's (its stars and galaxies); ``REFNFRM``
+    records the depth.
+    """
+    if frames < 1:
+        raise ValueError(f"frames must be >= 1, got {frames}")
+    seeing = min(max(REF_SEEING_MIN_ARCSEC, REF_SEEING_FACTOR * req.seeing_arcsec), req.seeing_arcsec)
+    base = req.with_(seeing_arcsec=seeing, ellipticity=0.0, defocus_arcsec=0.0, trail_arcsec=0.0,
+                     transparency=1.0, cloud_patchiness=0.0, cloud_gradient=0.0, transients=(),
+                     satellite_rate=0.0, aircraft_rate=0.0)
+    renders = [render_frame(base.with_(frame_id=f"{req.frame_id}.ref{k}")) for k in range(frames)]
+    first = renders[0]
+    image = np.median(np.stack([r.image for r in renders]), axis=0).astype(np.float32)
+    header = dict(first.header)
+    header["FRAMEID"] = (f"{req.frame_id}.ref", "reference of this frame")
+    header["REFNFRM"] = (frames, "frames median-stacked into this reference")
+    # the first render's cosmic rays are not in the median: the truth keeps the sky's sources
+    truth = first.truth[np.isin(first.truth["kind"], ("star", "bright_star", "galaxy"))]
+    return RenderedFrame(image, truth, header, first.quality, first.reason, dict(first.conditions))
 
 
 class PixelRecorder:

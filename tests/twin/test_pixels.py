@@ -102,3 +102,32 @@ def test_clouds_label_sees_cloud_transmission_not_extinction(rendered) -> None:
         zeropoint_e_per_s(tel.aperture_m, rec.filter, tel.efficiency) * rec.transparency
     )
     assert plain.transparency == pytest.approx(rec.transparency)
+
+
+def test_reference_is_the_frames_field_deeper_sharper_and_without_its_transient() -> None:
+    from skytwin.twin.frames import RenderRequest, Transient, render_frame
+    from skytwin.twin.pixels import render_reference
+
+    sn = Transient("sn", 16.5, 60676.01, ra_deg=40.0, dec_deg=-20.0, name="sn1")
+    req = RenderRequest(ra_deg=40.0, dec_deg=-20.0, nx=160, ny=160, pixel_scale_arcsec=0.7,
+                        seed=9, star_density=4.0, seeing_arcsec=1.6, frame_id="s",
+                        transients=(sn,), satellite_rate=50.0)
+    sci = render_frame(req)
+    ref = render_reference(req)
+    # the same pixel grid, the same catalogue stars
+    for key in ("CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2", "CD1_1", "CD2_2"):
+        assert ref.header[key] == sci.header[key]
+    assert ref.header["REFNFRM"][0] == 3
+    stars = sci.truth[sci.truth["kind"] == "star"]
+    # (the reference, deeper, may list fainter ones too)
+    assert np.isin(stars["x"], ref.truth[ref.truth["kind"] == "star"]["x"]).all()
+    # no transient, no trail: nothing where the supernova is, and truth says so
+    assert not np.isin(ref.truth["kind"], ("sn", "satellite", "cosmic_ray")).any()
+    t = sci.truth[sci.truth["kind"] == "sn"][0]
+    x, y = int(round(t["x"])), int(round(t["y"]))
+    level, noise = background(ref.image)
+    assert ref.image[y - 1:y + 2, x - 1:x + 2].max() < level + 5 * noise
+    assert sci.image[y - 1:y + 2, x - 1:x + 2].max() > level + 20 * noise
+    # a median of three frames: less noise than one, and better seeing
+    assert noise < 0.85 * background(sci.image)[1]
+    assert ref.conditions["fwhm_arcsec"] < sci.conditions["fwhm_arcsec"]

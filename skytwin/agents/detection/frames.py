@@ -1,0 +1,176 @@
+"""The detection pipeline on FITS files: a science frame against its reference.
+
+Units: positions 0-based pixels (x along columns); RA/Dec degrees (ICRS);
+SNR in noise sigmas; probabilities of being real.
+
+What ``skytwin detect`` runs. The science frame and the reference must lie on
+one pixel grid (the subtraction fits a convolution kernel, not a
+registration): a site's reference is a stack of earlier good frames of the
+same pointing, resampled onto the science grid where the pointing differs
+(SWarp, ``reproject``). Where both headers carry a celestial WCS the grids
+are compared and a mismatch of more than :data:`MAX_MISREGISTRATION` pixels
+is an error; several reference files are median-stacked first
+(:func:`~skytwin.agents.detection.subtract.stack_reference`). A twin frame
+brings its truth table, and each candidate is then matched to the source
+it lies on (a transient, a cosmic ray, a star), to check the verdicts.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from skytwin.agents.detection.model import DetectionModel, load_default
+from skytwin.agents.detection.subtract import stack_reference
+from skytwin.errors import SkytwinError
+from skytwin.twin.frames.fits_io import read_fits
+
+MAX_MISREGISTRATION = 0.25  # pixels between the two grids anywhere on the frame
+TRUTH_MATCH_PIX = 3.0  # a candidate lies on a truth source this close (pixels)
+# truth kinds a candidate can be made by; a candidate on none of these is a subtraction
+# residual or noise ("-")
+_CAUSES = ("sn", "variable", "flare", "asteroid", "cosmic_ray", "satellite", "aircraft",
+           "bright_star", "star", "galaxy")
+
+
+class RegistrationError(SkytwinError):
+    """A science frame and a reference that do not share one pixel grid."""
+
+
+@dataclass(frozen=True)
+class FrameCandidate:
+    """One candidate of :func:`detect_fits` (``ra``/``dec`` NaN without a WCS)."""
+
+    x: int
+    y: int
+    ra: float
+    dec: float
+    snr: float
+    probability: float
+    truth: str  # what the twin drew there ("sn sn1", "cosmic_ray", ...); "" without truth
+
+
+def _header(h: Mapping[str, Any]) -> dict[str, Any]:
+    """Keyword -> value of a :func:`read_fits` header (whose values are (value, comment))."""
+    return {k: v[0] if isinstance(v, tuple) else v for k, v in h.items()}
+
+
+def _celestial_wcs(header: Mapping[str, Any]) -> Any:
+    """The header's celestial WCS, or None where it has none."""
+    from astropy.io import fits
+    from astropy.wcs import FITSFixedWarning, WCS
+
+    if "CTYPE1" not in header or "CTYPE2" not in header:
+        return None
+    hdr = fits.Header()
+    for k, v in header.items():
+        if isinstance(v, (bool, int, float, str)) and len(k) <= 8:
+            hdr[k] = v
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        w = WCS(hdr, naxis=2)
+    return w if w.has_celestial else None
+
+
+def check_registration(science: Mapping[str, Any], reference: Mapping[str, Any],
+                       shape: tuple[int, int], what: str) -> None:
+    """Raise :class:`RegistrationError` where the two WCS put a frame pixel apart.
+
+    The frame's corners and centre are carried from the science grid to the
+    sky and back into the reference grid; headers without a celestial WCS
+    are taken as registered (the caller's word).
+    """
+    ws, wr = _celestial_wcs(science), _celestial_wcs(reference)
+    if ws is None or wr is None:
+        return
+    ny, nx = shape
+    px = np.array([0, nx - 1, 0, nx - 1, (nx - 1) / 2])
+    py = np.array([0, 0, ny - 1, ny - 1, (ny - 1) / 2])
+    rx, ry = wr.world_to_pixel(ws.pixel_to_world(px, py))
+    off = float(np.max(np.hypot(np.asarray(rx) - px, np.asarray(ry) - py)))
+    if not off <= MAX_MISREGISTRATION:
+        raise RegistrationError(
+            f"{what} is {off:.2f} pixels off the science frame's grid (at most "
+            f"{MAX_MISREGISTRATION} allowed): resample it onto the science frame's WCS first "
+            "(e.g. with SWarp or reproject)")
+
+
+def _truth_labels(truth: NDArray, x: NDArray, y: NDArray) -> list[str]:
+    """What the twin drew under each candidate: the nearest truth source of a causing kind."""
+    t = truth[np.isin(truth["kind"], _CAUSES)]
+    out = []
+    for cx, cy in zip(x, y):
+        if not len(t):
+            out.append("-")
+            continue
+        d = np.hypot(t["x"] - cx, t["y"] - cy)
+        # a trail is a line: its distance is the one to the segment
+        line = np.isin(t["kind"], ("satellite", "aircraft"))
+        if line.any():
+            x0, y0, x1, y1 = t["x"][line], t["y"][line], t["x_end"][line], t["y_end"][line]
+            dx, dy = x1 - x0, y1 - y0
+            u = np.clip(((cx - x0) * dx + (cy - y0) * dy) / np.maximum(dx * dx + dy * dy, 1e-9),
+                        0.0, 1.0)
+            d[line] = np.hypot(x0 + u * dx - cx, y0 + u * dy - cy)
+        # transients first: a supernova on its host galaxy is the supernova
+        rank = np.where(np.isin(t["kind"], ("sn", "variable", "flare", "asteroid")), 0, 1)
+        near = np.flatnonzero(d <= TRUTH_MATCH_PIX)
+        if not near.size:
+            out.append("-")
+            continue
+        k = near[np.lexsort((d[near], rank[near]))[0]]
+        name = str(t["name"][k]).strip()
+        out.append(f"{t['kind'][k]} {name}".strip())
+    return out
+
+
+def detect_fits(science: str | Path, references: Sequence[str | Path], nsigma: float = 5.0,
+                model: DetectionModel | None = None) -> list[FrameCandidate]:
+    """Candidates of ``science`` against ``references`` (see the module docstring), best first.
+
+    Raises
+    ------
+    skytwin.twin.frames.FrameError
+        A file that cannot be read as a FITS image.
+    RegistrationError
+        A reference of another shape or on another pixel grid.
+    SkytwinError
+        No reference given.
+    """
+    if not references:
+        raise SkytwinError("no reference frame given: detection subtracts a reference "
+                           "image of the same field")
+    sci = read_fits(science)
+    sci_hdr = _header(sci.header)
+    images = []
+    for path in references:
+        ref = read_fits(path)
+        if ref.image.shape != sci.image.shape:
+            raise RegistrationError(
+                f"reference {path} is {ref.image.shape[1]}x{ref.image.shape[0]} pixels, the "
+                f"science frame {sci.image.shape[1]}x{sci.image.shape[0]}: they must share one "
+                "pixel grid")
+        check_registration(sci_hdr, _header(ref.header), sci.image.shape, f"reference {path}")
+        images.append(ref.image)
+    reference = images[0] if len(images) == 1 else stack_reference(images)
+    saturation = sci_hdr.get("SATURATE")
+    model = model or load_default()
+    det = model.detect(sci.image, reference, nsigma,
+                       float(saturation) if isinstance(saturation, (int, float)) else None)
+    ra = dec = np.full(len(det.x), math.nan)
+    wcs = _celestial_wcs(sci_hdr)
+    if wcs is not None and len(det.x):
+        sky = wcs.pixel_to_world(det.x, det.y)
+        ra, dec = np.atleast_1d(sky.ra.deg), np.atleast_1d(sky.dec.deg)
+    truth = _truth_labels(sci.truth, det.x, det.y) if len(sci.truth) else [""] * len(det.x)
+    rows = [FrameCandidate(int(x), int(y), float(r), float(d), float(s), float(p), t)
+            for x, y, r, d, s, p, t in zip(det.x, det.y, ra, dec, det.snr, det.probability,
+                                           truth)]
+    return sorted(rows, key=lambda c: -c.probability)
