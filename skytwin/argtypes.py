@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 
 def whole_number(minimum: int, what: str = "a number") -> "argparse._ActionType":  # type: ignore[name-defined]
@@ -22,8 +23,8 @@ def whole_number(minimum: int, what: str = "a number") -> "argparse._ActionType"
 
 def real_number(minimum: float, maximum: float = float("inf"), what: str = "a number",
                 open_minimum: bool = False) -> "argparse._ActionType":  # type: ignore[name-defined]
-    """An argparse type accepting finite numbers in ``[minimum, maximum]`` (``(minimum, ...``
-    with ``open_minimum``)."""
+    """An argparse type accepting finite numbers in ``[minimum, maximum]`` (above
+    ``minimum`` with ``open_minimum``)."""
 
     def parse(text: str) -> float:
         try:
@@ -31,9 +32,10 @@ def real_number(minimum: float, maximum: float = float("inf"), what: str = "a nu
         except ValueError:
             raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
         low_ok = v > minimum if open_minimum else v >= minimum
-        if not (low_ok and v <= maximum):
-            low = "(" if open_minimum else "["
-            raise argparse.ArgumentTypeError(f"expected {what} in {low}{minimum:g}, {maximum:g}], got {text}")
+        if not (math.isfinite(v) and low_ok and v <= maximum):
+            low = f"above {minimum:g}" if open_minimum else f">= {minimum:g}"
+            high = "" if math.isinf(maximum) else f" and <= {maximum:g}"
+            raise argparse.ArgumentTypeError(f"expected {what} {low}{high} (finite), got {text}")
         return v
 
     return parse

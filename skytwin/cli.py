@@ -7,7 +7,8 @@
     skytwin dataset quality|detection --out DIR --n N --seed S
     skytwin train quality|detection|anomaly --seed S
     skytwin judge FITS... [--json]
-    skytwin detect SCIENCE --reference REF... [--nsigma 5] [--json] [--out FILE.csv]
+    skytwin render SCENARIO --frames N --reference --out DIR
+    skytwin detect SCIENCE --reference REF... [--nsigma 5] [--min-p P] [--json] [--out FILE.csv]
 
 Bad input (a scenario file, a flag) gets one message and exit status 2,
 never a traceback.
@@ -198,7 +199,9 @@ def _cmd_render(console: Console, args: argparse.Namespace) -> int:
     console.print(table)
     console.print(f"wrote {len(picks)} FITS files (image + TRUTH table) to {args.out}")
     if args.reference:
-        console.print(f"wrote their references to {args.out / 'reference'} (e.g. skytwin detect {args.out / (records[picks[0]].frame_id + '.fits')} --reference {args.out / 'reference' / (records[picks[0]].frame_id + '.fits')})")
+        first = records[picks[0]].frame_id + ".fits"
+        console.print(f"wrote their references to {args.out / 'reference'}; e.g.", highlight=False)
+        console.print(f"  skytwin detect {args.out / first} --reference {args.out / 'reference' / first}", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -257,13 +260,17 @@ def _cmd_detect(console: Console, args: argparse.Namespace) -> int:
     from skytwin.agents.detection.frames import detect_fits
 
     rows = detect_fits(args.science, args.reference, args.nsigma)
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        with open(args.out, "w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["x", "y", "ra_deg", "dec_deg", "snr", "p_real", "truth"])
-            for r in rows:
-                w.writerow([r.x, r.y, r.ra, r.dec, f"{r.snr:.2f}", f"{r.probability:.4f}", r.truth])
+    if args.out is not None:  # every candidate, whatever --min-p shows
+        try:
+            args.out.parent.mkdir(parents=True, exist_ok=True)
+            with open(args.out, "w", newline="") as fh:
+                w = csv.writer(fh)
+                w.writerow(["x", "y", "ra_deg", "dec_deg", "snr", "p_real", "truth"])
+                for r in rows:
+                    sky = ["", ""] if math.isnan(r.ra) else [f"{r.ra:.6f}", f"{r.dec:.6f}"]
+                    w.writerow([r.x, r.y, *sky, f"{r.snr:.2f}", f"{r.probability:.4f}", r.truth])
+        except OSError as exc:
+            raise SkytwinError(f"cannot write {args.out}: {exc.strerror or exc}") from exc
     shown = [r for r in rows if r.probability >= args.min_p]
     if args.json:
         for r in shown:
@@ -272,21 +279,30 @@ def _cmd_detect(console: Console, args: argparse.Namespace) -> int:
                 "dec": None if math.isnan(r.dec) else r.dec, "snr": r.snr,
                 "p_real": r.probability, "truth": r.truth or None}))
         return 0
-    if not rows:
-        console.print(f"{args.science.name}: no candidates at {args.nsigma:g} sigma")
-        return 0
     n_real = sum(r.probability >= 0.5 for r in rows)
-    table = Table(title=f"{args.science.name}: {len(rows)} candidates at {args.nsigma:g} sigma, {n_real} with p(real) >= 0.5")
-    cols = ["x", "y", "RA", "Dec", "SNR", "p(real)"] + (["truth"] if any(r.truth for r in rows) else [])
-    for c in cols:
-        table.add_column(c)
-    for r in shown:
-        sky = ["-", "-"] if math.isnan(r.ra) else [f"{r.ra:.5f}", f"{r.dec:+.5f}"]
-        table.add_row(str(r.x), str(r.y), *sky, f"{r.snr:.1f}", f"{r.probability:.3f}", *([r.truth] if "truth" in cols else []))
-    console.print(table)
+    summary = f"{args.science.name}: {len(rows)} candidate{'' if len(rows) == 1 else 's'} at {args.nsigma:g} sigma, {n_real} with p(real) >= 0.5"
+    if args.min_p > 0:
+        summary += f"; {len(shown)} at p(real) >= {args.min_p:g} listed"
+    if not shown:
+        console.print(summary)
+    else:
+        _print_candidates(console, shown, summary, with_truth=any(r.truth for r in rows))
     if args.out is not None:
         console.print(f"wrote {len(rows)} candidates to {args.out}")
     return 0
+
+
+def _print_candidates(console: Console, rows: list, title: str, with_truth: bool) -> None:
+    import math
+
+    table = Table(title=title)
+    cols = ["x", "y", "RA", "Dec", "SNR", "p(real)"] + (["truth"] if with_truth else [])
+    for c in cols:
+        table.add_column(c)
+    for r in rows:
+        sky = ["-", "-"] if math.isnan(r.ra) else [f"{r.ra:.5f}", f"{r.dec:+.5f}"]
+        table.add_row(str(r.x), str(r.y), *sky, f"{r.snr:.1f}", f"{r.probability:.3f}", *([r.truth] if with_truth else []))
+    console.print(table)
 
 
 if __name__ == "__main__":

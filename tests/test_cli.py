@@ -49,8 +49,8 @@ def test_bad_scenario_file_exits_2_without_traceback(tmp_path: Path) -> None:
         (["run", "one_site_night", "--seed", "abc"], "expected a whole number"),
         (["run", "nowhere_scenario"], "no such file, and not a bundled scenario"),
         (["run", "one_site_night", "--agent", "wizard"], "unknown agent 'wizard'"),
-        (["detect", "s.fits", "--reference", "r.fits", "--min-p", "2"], "expected a probability in [0, 1], got 2"),
-        (["detect", "s.fits", "--reference", "r.fits", "--nsigma", "0"], "expected a threshold in (0, inf], got 0"),
+        (["detect", "s.fits", "--reference", "r.fits", "--min-p", "2"], "expected a probability >= 0 and <= 1 (finite), got 2"),
+        (["detect", "s.fits", "--reference", "r.fits", "--nsigma", "0"], "expected a threshold above 0 (finite), got 0"),
     ],
 )
 def test_bad_flags_get_a_message(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -128,8 +128,13 @@ def test_detect_finds_the_supernova_against_its_reference(tmp_path: Path, capsys
     assert [r["p_real"] for r in rows] == sorted((r["p_real"] for r in rows), reverse=True)
     lines = table.read_text().splitlines()
     assert lines[0] == "x,y,ra_deg,dec_deg,snr,p_real,truth" and len(lines) == len(rows) + 1
-    assert main(["detect", str(science), "--reference", str(reference), "--min-p", "0.5"]) == 0
-    assert "p(real) >= 0.5" in capsys.readouterr().out.replace("\n", " ")
+    # --min-p lists only the likely real ones; the CSV keeps them all
+    assert main(["detect", str(science), "--reference", str(reference), "--json", "--min-p", "0.5",
+                 "--out", str(table)]) == 0
+    text = capsys.readouterr().out
+    likely = [json.loads(b) for b in text.replace("}\n{", "}\x00{").split("\x00")]
+    assert likely == [r for r in rows if r["p_real"] >= 0.5] and len(likely) < len(rows)
+    assert len(table.read_text().splitlines()) == len(rows) + 1
 
 
 @pytest.mark.parametrize(
@@ -138,6 +143,8 @@ def test_detect_finds_the_supernova_against_its_reference(tmp_path: Path, capsys
         ("shifted", "pixels off the science frame's grid"),
         ("smaller", "must share one pixel grid"),
         ("truncated", "truncated or corrupt"),
+        ("bad wcs", "unusable WCS in the header"),
+        ("out is a directory", "cannot write"),
     ],
 )
 def test_detect_refuses_a_reference_it_cannot_subtract(case: str, needle: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -145,6 +152,10 @@ def test_detect_refuses_a_reference_it_cannot_subtract(case: str, needle: str, t
                                          ref_size=128 if case == "smaller" else 160)
     if case == "truncated":
         reference.write_bytes(reference.read_bytes()[:4000])
-    assert main(["detect", str(science), "--reference", str(reference)]) == 2
+    if case == "bad wcs":
+        with fits.open(reference, mode="update") as hdul:
+            hdul[0].header["CTYPE1"] = "RA---XXX"
+    out = ["--out", str(tmp_path)] if case == "out is a directory" else []
+    assert main(["detect", str(science), "--reference", str(reference), *out]) == 2
     err = capsys.readouterr().err.replace("\n", " ")
     assert needle in err and "Traceback" not in err

@@ -13,8 +13,8 @@ label and reason from the truth, and the FWHM measured on the pixels.
 
 :func:`render_reference` draws the site's reference image of a frame's
 pointing, what difference imaging subtracts: the median of
-:data:`REF_FRAMES` frames of the same field in good conditions, as the
-detection model's training references are made.
+:data:`REF_FRAMES` frames of the same field in good seeing and a clear sky,
+as the detection model's training references are made.
 """
 
 from __future__ import annotations
@@ -28,8 +28,9 @@ import numpy as np
 from skytwin.site.types import FrameRecord
 from skytwin.twin.astro import to_iso
 from skytwin.twin.weather import transparency_from_cloud
-from skytwin.twin.candidate_pixels import REF_SEEING_FACTOR, REF_SEEING_MIN_ARCSEC
-from skytwin.twin.frames import MeasureError, RenderedFrame, RenderRequest, measure_frame, render_frame, write_fits
+from skytwin.twin.frames import MeasureError, RenderedFrame, RenderRequest, frame_catalog, measure_frame, render_frame, write_fits
+from skytwin.twin.frames.request import DARK_SKY_MAG
+from skytwin.twin.rng import stream
 
 if TYPE_CHECKING:
     from skytwin.twin.network import TwinNetwork
@@ -72,34 +73,47 @@ def render_request(net: "TwinNetwork", rec: FrameRecord, size: int = 1024) -> Re
 
 
 REF_FRAMES = 3  # frames median-stacked into a reference (the detection training data's depth)
+REF_SEEING_ARCSEC = (0.6, 1.3)  # each reference frame's seeing: the training references' range
 
 
 def render_reference(req: RenderRequest, frames: int = REF_FRAMES) -> RenderedFrame:
     """The reference image of ``req``'s field, on its pixel grid (module docstring).
 
-    The same pointing, camera, exposure and sky; the seeing
-    ``REF_SEEING_FACTOR`` x the frame's (at least ``REF_SEEING_MIN_ARCSEC``,
-    never worse than the frame's), round and in focus, clear, without
-    transients, trails or tracking drift. Each of the ``frames`` renders has
-    its own noise and cosmic rays, which the median drops. The header and
-    truth are the first render's (its stars and galaxies); ``REFNFRM``
-    records the depth.
+    The frame's own stars and galaxies (:func:`~skytwin.twin.frames.frame_catalog`),
+    pointing, camera, exposure and airmass; the band's dark sky (or the
+    frame's, where darker: no Moon, no twilight); clear, round, in focus,
+    without transients, trails or a bright-star ghost, each of the
+    ``frames`` renders in a seeing drawn from :data:`REF_SEEING_ARCSEC` (as
+    the detection model's training references: the best nights of a site)
+    with its own noise and cosmic rays, which the median drops. The header
+    is the first render's, marked ``IMAGETYP = 'reference'`` with the depth
+    in ``REFNFRM`` (its date is the frame's); the truth holds the stars and
+    galaxies.
     """
     if frames < 1:
         raise ValueError(f"frames must be >= 1, got {frames}")
-    seeing = min(max(REF_SEEING_MIN_ARCSEC, REF_SEEING_FACTOR * req.seeing_arcsec), req.seeing_arcsec)
-    base = req.with_(seeing_arcsec=seeing, ellipticity=0.0, defocus_arcsec=0.0, trail_arcsec=0.0,
-                     transparency=1.0, cloud_patchiness=0.0, cloud_gradient=0.0, transients=(),
-                     satellite_rate=0.0, aircraft_rate=0.0)
-    renders = [render_frame(base.with_(frame_id=f"{req.frame_id}.ref{k}")) for k in range(frames)]
+    catalog = frame_catalog(req)
+    rng = stream(req.seed, "reference", req.frame_id)
+    # a reference is stacked from dark nights: the band's dark sky, unless the frame's is darker
+    sky = max(req.sky_mag_arcsec2, DARK_SKY_MAG.get(req.band, req.sky_mag_arcsec2))
+    base = req.with_(ellipticity=0.0, defocus_arcsec=0.0, trail_arcsec=0.0, transparency=1.0,
+                     cloud_patchiness=0.0, cloud_gradient=0.0, transients=(), satellite_rate=0.0,
+                     aircraft_rate=0.0, bright_star_mag=math.nan, sky_mag_arcsec2=sky,
+                     sky_e_per_pix=math.nan)
+    renders = [render_frame(base.with_(seeing_arcsec=float(rng.uniform(*REF_SEEING_ARCSEC)),
+                                       frame_id=f"{req.frame_id}.ref{k}"), catalog)
+               for k in range(frames)]
     first = renders[0]
+    # the renders share sky and level: a plain median is the stack
     image = np.median(np.stack([r.image for r in renders]), axis=0).astype(np.float32)
     header = dict(first.header)
     header["FRAMEID"] = (f"{req.frame_id}.ref", "reference of this frame")
+    header["IMAGETYP"] = ("reference", "median stack of good frames of this field")
     header["REFNFRM"] = (frames, "frames median-stacked into this reference")
     # the first render's cosmic rays are not in the median: the truth keeps the sky's sources
     truth = first.truth[np.isin(first.truth["kind"], ("star", "bright_star", "galaxy"))]
-    return RenderedFrame(image, truth, header, first.quality, first.reason, dict(first.conditions))
+    conditions = dict(first.conditions, n_cosmic_rays=0.0, n_trails=0.0)
+    return RenderedFrame(image, truth, header, first.quality, first.reason, conditions)
 
 
 class PixelRecorder:

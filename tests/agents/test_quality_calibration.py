@@ -42,6 +42,20 @@ def test_calibrated_ece_floor_by_hand() -> None:
     assert big.mean() == pytest.approx(0.02, abs=0.002)
 
 
+def test_calibrated_ece_floor_is_the_mean_over_all_outcomes_with_several_bins() -> None:
+    # three predictions in three bins: the floor's mean is the ECE averaged over the 8
+    # right/wrong outcomes, each weighted by its probability under calibration
+    import itertools
+
+    conf = np.array([0.95, 0.7, 0.55])
+    p = np.stack([conf, 1 - conf], axis=1)
+    exact = 0.0
+    for right in itertools.product([True, False], repeat=3):
+        y = np.where(right, 0, 1)
+        exact += np.prod(np.where(right, conf, 1 - conf)) * expected_calibration_error(p, y)
+    assert calibrated_ece_draws(p, n_draws=40000).mean() == pytest.approx(exact, abs=0.004)
+
+
 def test_temperature_recovers_overconfidence() -> None:
     rng = np.random.default_rng(1)
     logits = rng.normal(0, 2, (20000, 3))

@@ -131,3 +131,15 @@ def test_reference_is_the_frames_field_deeper_sharper_and_without_its_transient(
     # a median of three frames: less noise than one, and better seeing
     assert noise < 0.85 * background(sci.image)[1]
     assert ref.conditions["fwhm_arcsec"] < sci.conditions["fwhm_arcsec"]
+
+
+def test_reference_of_a_fixed_catalogue_has_the_frames_stars() -> None:
+    from skytwin.twin.frames import RenderRequest, render_frame
+    from skytwin.twin.pixels import render_reference
+
+    # a fixed catalogue is drawn from the frame's own random stream: the reference keeps it
+    req = RenderRequest(ra_deg=10.0, dec_deg=5.0, nx=96, ny=96, seed=3, n_stars=20, n_galaxies=0,
+                        frame_id="fixed")
+    sci, ref = render_frame(req), render_reference(req)
+    key = lambda t: np.sort(t[t["kind"] == "star"]["x"])  # noqa: E731
+    assert len(key(sci.truth)) == 20 and np.array_equal(key(ref.truth), key(sci.truth))

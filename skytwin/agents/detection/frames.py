@@ -12,7 +12,8 @@ are compared and a mismatch of more than :data:`MAX_MISREGISTRATION` pixels
 is an error; several reference files are median-stacked first
 (:func:`~skytwin.agents.detection.subtract.stack_reference`). A twin frame
 brings its truth table, and each candidate is then matched to the source
-it lies on (a transient, a cosmic ray, a star), to check the verdicts.
+it lies on (a transient, a cosmic-ray track, a trail, a star), to check the
+verdicts.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from numpy.typing import NDArray
 from skytwin.agents.detection.model import DetectionModel, load_default
 from skytwin.agents.detection.subtract import stack_reference
 from skytwin.errors import SkytwinError
-from skytwin.twin.frames.fits_io import read_fits
+from skytwin.twin.frames.fits_io import FrameError, read_fits
 
 MAX_MISREGISTRATION = 0.25  # pixels between the two grids anywhere on the frame
 TRUTH_MATCH_PIX = 3.0  # a candidate lies on a truth source this close (pixels)
@@ -62,8 +63,14 @@ def _header(h: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v[0] if isinstance(v, tuple) else v for k, v in h.items()}
 
 
-def _celestial_wcs(header: Mapping[str, Any]) -> Any:
-    """The header's celestial WCS, or None where it has none."""
+def _celestial_wcs(header: Mapping[str, Any], path: str | Path) -> Any:
+    """The header's celestial WCS, or None where it has none.
+
+    Raises
+    ------
+    FrameError
+        WCS keywords astropy cannot make a transformation of.
+    """
     from astropy.io import fits
     from astropy.wcs import FITSFixedWarning, WCS
 
@@ -73,33 +80,42 @@ def _celestial_wcs(header: Mapping[str, Any]) -> Any:
     for k, v in header.items():
         if isinstance(v, (bool, int, float, str)) and len(k) <= 8:
             hdr[k] = v
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        w = WCS(hdr, naxis=2)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FITSFixedWarning)
+            w = WCS(hdr, naxis=2)
+            # a projection or unit wcslib rejects shows only when the transformation is set up
+            w.wcs.set()
+    except (ValueError, MemoryError) as exc:  # astropy's WCS errors are ValueErrors
+        raise FrameError(path, f"unusable WCS in the header: {exc}") from exc
     return w if w.has_celestial else None
 
 
-def check_registration(science: Mapping[str, Any], reference: Mapping[str, Any],
-                       shape: tuple[int, int], what: str) -> None:
+def check_registration(science: Any, reference: Any, shape: tuple[int, int],
+                       reference_path: str | Path) -> None:
     """Raise :class:`RegistrationError` where the two WCS put a frame pixel apart.
 
-    The frame's corners and centre are carried from the science grid to the
-    sky and back into the reference grid; headers without a celestial WCS
-    are taken as registered (the caller's word).
+    ``science``, ``reference``: the celestial WCS of each (:func:`_celestial_wcs`). The
+    frame's corners and centre are carried from the science grid to the sky and back
+    into the reference grid; where either frame has no celestial WCS the two are taken
+    as registered (the caller's word).
     """
-    ws, wr = _celestial_wcs(science), _celestial_wcs(reference)
-    if ws is None or wr is None:
+    if science is None or reference is None:
         return
     ny, nx = shape
     px = np.array([0, nx - 1, 0, nx - 1, (nx - 1) / 2])
     py = np.array([0, 0, ny - 1, ny - 1, (ny - 1) / 2])
-    rx, ry = wr.world_to_pixel(ws.pixel_to_world(px, py))
+    try:
+        rx, ry = reference.world_to_pixel(science.pixel_to_world(px, py))
+    except ValueError as exc:
+        raise FrameError(reference_path, f"its WCS cannot place the science frame: {exc}") \
+            from exc
     off = float(np.max(np.hypot(np.asarray(rx) - px, np.asarray(ry) - py)))
     if not off <= MAX_MISREGISTRATION:
         raise RegistrationError(
-            f"{what} is {off:.2f} pixels off the science frame's grid (at most "
-            f"{MAX_MISREGISTRATION} allowed): resample it onto the science frame's WCS first "
-            "(e.g. with SWarp or reproject)")
+            f"reference {reference_path} is {off:.2f} pixels off the science frame's grid "
+            f"(at most {MAX_MISREGISTRATION} allowed): resample it onto the science frame's "
+            "WCS first (e.g. with SWarp or reproject)")
 
 
 def _truth_labels(truth: NDArray, x: NDArray, y: NDArray) -> list[str]:
@@ -111,8 +127,9 @@ def _truth_labels(truth: NDArray, x: NDArray, y: NDArray) -> list[str]:
             out.append("-")
             continue
         d = np.hypot(t["x"] - cx, t["y"] - cy)
-        # a trail is a line: its distance is the one to the segment
-        line = np.isin(t["kind"], ("satellite", "aircraft"))
+        # a trail, cosmic-ray track or moving asteroid is a segment from (x, y) to
+        # (x_end, y_end): its distance is the one to the segment
+        line = np.isfinite(t["x_end"]) & np.isfinite(t["y_end"])
         if line.any():
             x0, y0, x1, y1 = t["x"][line], t["y"][line], t["x_end"][line], t["y_end"][line]
             dx, dy = x1 - x0, y1 - y0
@@ -138,7 +155,7 @@ def detect_fits(science: str | Path, references: Sequence[str | Path], nsigma: f
     Raises
     ------
     skytwin.twin.frames.FrameError
-        A file that cannot be read as a FITS image.
+        A file that cannot be read as a FITS image, or with a WCS astropy cannot use.
     RegistrationError
         A reference of another shape or on another pixel grid.
     SkytwinError
@@ -149,6 +166,7 @@ def detect_fits(science: str | Path, references: Sequence[str | Path], nsigma: f
                            "image of the same field")
     sci = read_fits(science)
     sci_hdr = _header(sci.header)
+    sci_wcs = _celestial_wcs(sci_hdr, science)
     images = []
     for path in references:
         ref = read_fits(path)
@@ -157,7 +175,8 @@ def detect_fits(science: str | Path, references: Sequence[str | Path], nsigma: f
                 f"reference {path} is {ref.image.shape[1]}x{ref.image.shape[0]} pixels, the "
                 f"science frame {sci.image.shape[1]}x{sci.image.shape[0]}: they must share one "
                 "pixel grid")
-        check_registration(sci_hdr, _header(ref.header), sci.image.shape, f"reference {path}")
+        check_registration(sci_wcs, _celestial_wcs(_header(ref.header), path), sci.image.shape,
+                           path)
         images.append(ref.image)
     reference = images[0] if len(images) == 1 else stack_reference(images)
     saturation = sci_hdr.get("SATURATE")
@@ -165,9 +184,8 @@ def detect_fits(science: str | Path, references: Sequence[str | Path], nsigma: f
     det = model.detect(sci.image, reference, nsigma,
                        float(saturation) if isinstance(saturation, (int, float)) else None)
     ra = dec = np.full(len(det.x), math.nan)
-    wcs = _celestial_wcs(sci_hdr)
-    if wcs is not None and len(det.x):
-        sky = wcs.pixel_to_world(det.x, det.y)
+    if sci_wcs is not None and len(det.x):
+        sky = sci_wcs.pixel_to_world(det.x, det.y)
         ra, dec = np.atleast_1d(sky.ra.deg), np.atleast_1d(sky.dec.deg)
     truth = _truth_labels(sci.truth, det.x, det.y) if len(sci.truth) else [""] * len(det.x)
     rows = [FrameCandidate(int(x), int(y), float(r), float(d), float(s), float(p), t)

@@ -21,13 +21,14 @@ from skytwin.twin.frames.fits_io import FrameError, read_fits, write_fits
 from skytwin.twin.frames.measure import (FrameMeasurement, MeasureError, background,
                                          measure_frame, measure_stars)
 from skytwin.twin.frames.quality import QualityInputs, quality_label
-from skytwin.twin.frames.render import RenderedFrame, limiting_mag, render_frame
+from skytwin.twin.frames.render import RenderedFrame, frame_catalog, limiting_mag, render_frame
 from skytwin.twin.frames.request import RenderRequest, zeropoint_e_per_s
 from skytwin.twin.frames.transients import Transient, random_transients
 
 __all__ = [
     "FrameError", "FrameMeasurement", "MeasureError", "QualityInputs", "RenderRequest",
-    "RenderedFrame", "SkyCatalog", "Transient", "background", "field_catalog", "limiting_mag",
+    "RenderedFrame", "SkyCatalog", "Transient", "background", "field_catalog", "frame_catalog",
+    "limiting_mag",
     "measure_frame", "measure_stars", "quality_label", "random_transients", "read_fits",
     "render_calibration", "render_frame", "write_fits", "zeropoint_e_per_s",
 ]

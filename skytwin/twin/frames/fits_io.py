@@ -109,6 +109,8 @@ def read_fits(path: str | os.PathLike[str]) -> RenderedFrame:
         Missing, empty, truncated or non-FITS file; no 2-D image; no finite pixel.
     """
     p = Path(path)
+    if p.is_dir():
+        raise FrameError(path, "a directory, not a FITS file")
     if not p.is_file():
         raise FrameError(path, "no such file")
     if p.stat().st_size == 0:

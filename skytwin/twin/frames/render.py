@@ -207,20 +207,37 @@ def render_sources(req: RenderRequest, xs: NDArray, ys: NDArray, flux: NDArray,
     return img[pad:pad + req.ny, pad:pad + req.nx]
 
 
+def _mag_limit(req: RenderRequest, fwhm_arcsec: float) -> float:
+    """Faintest magnitude drawn: the request's, or a margin below the frame's 5-sigma limit."""
+    return req.mag_limit if math.isfinite(req.mag_limit) else min(
+        MAG_LIMIT_CAP, limiting_mag(req, fwhm_arcsec) + MAG_LIMIT_MARGIN)
+
+
+def _catalog(req: RenderRequest, fwhm_arcsec: float, rng: np.random.Generator
+             ) -> cat_mod.SkyCatalog:
+    """The stars and galaxies ``render_frame`` draws for ``req`` (PSF FWHM ``fwhm_arcsec``)."""
+    mag_lim = _mag_limit(req, fwhm_arcsec)
+    if req.n_stars >= 0 or req.n_galaxies >= 0:
+        return cat_mod.fixed_catalog(req, max(req.n_stars, 0), max(req.n_galaxies, 0), mag_lim,
+                                     rng)
+    return cat_mod.field_catalog(req, mag_lim)
+
+
+def frame_catalog(req: RenderRequest) -> cat_mod.SkyCatalog:
+    """The sky content :func:`render_frame` draws for ``req``: pass it as ``catalog`` to
+    render another frame of the same field with the same sources (a reference)."""
+    return _catalog(req, _psf_zones(req)[0][0].fwhm_arcsec, _rngs(req)["catalog"])
+
+
 def render_frame(req: RenderRequest, catalog: cat_mod.SkyCatalog | None = None) -> RenderedFrame:
     """Render one frame (see the module docstring); ``catalog`` overrides the sky content."""
     from skytwin.twin.frames.header import frame_header  # local: header imports this module
 
     rngs = _rngs(req)
     psfs, zone_edges = _psf_zones(req)
-    mag_lim = req.mag_limit if math.isfinite(req.mag_limit) else min(
-        MAG_LIMIT_CAP, limiting_mag(req, psfs[0].fwhm_arcsec) + MAG_LIMIT_MARGIN)
+    mag_lim = _mag_limit(req, psfs[0].fwhm_arcsec)
     if catalog is None:
-        if req.n_stars >= 0 or req.n_galaxies >= 0:
-            catalog = cat_mod.fixed_catalog(req, max(req.n_stars, 0), max(req.n_galaxies, 0),
-                                            mag_lim, rngs["catalog"])
-        else:
-            catalog = cat_mod.field_catalog(req, mag_lim)
+        catalog = _catalog(req, psfs[0].fwhm_arcsec, rngs["catalog"])
     kinds = np.where(catalog.kind == cat_mod.KIND_GALAXY, "galaxy", "star").tolist()
     ras, decs, mags = list(catalog.ra_deg), list(catalog.dec_deg), list(catalog.mag)
     gal_cols = {k: list(getattr(catalog, k)) for k in ("sersic_n", "r_e_arcsec", "q", "pa_deg")}
