@@ -259,7 +259,8 @@ def _cmd_detect(console: Console, args: argparse.Namespace) -> int:
 
     from skytwin.agents.detection.frames import detect_fits
 
-    rows = detect_fits(args.science, args.reference, args.nsigma)
+    found = detect_fits(args.science, args.reference, args.nsigma)
+    rows = found.candidates
     if args.out is not None:  # every candidate, whatever --min-p shows
         try:
             args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -287,6 +288,7 @@ def _cmd_detect(console: Console, args: argparse.Namespace) -> int:
         console.print(summary)
     else:
         _print_candidates(console, shown, summary, with_truth=any(r.truth for r in rows))
+    console.print(found.kernel_note, highlight=False)
     if args.out is not None:
         console.print(f"wrote {len(rows)} candidates to {args.out}")
     return 0

@@ -94,15 +94,15 @@ def test_judge_gives_each_frame_a_verdict(tmp_path: Path, capsys: pytest.Capture
     assert "good.fits" in capsys.readouterr().out
 
 
-def _detect_pair(tmp_path: Path, shift_pix: float = 0.0, ref_size: int = 160) -> tuple[Path, Path, object]:
+def _detect_pair(tmp_path: Path, shift_pix: float = 0.0, ref_size: int = 160, **field: float) -> tuple[Path, Path, object]:
     """A science frame with a supernova and its reference, written as FITS."""
     from skytwin.twin.frames import RenderRequest, Transient, render_frame, write_fits
     from skytwin.twin.pixels import render_reference
 
     sn = Transient("sn", 16.5, 60676.01, ra_deg=40.0, dec_deg=-20.0, name="sn1")
-    req = RenderRequest(ra_deg=40.0, dec_deg=-20.0, nx=160, ny=160, pixel_scale_arcsec=0.7,
-                        seed=9, star_density=4.0, seeing_arcsec=1.5, frame_id="s",
-                        transients=(sn,))
+    req = RenderRequest(**{"ra_deg": 40.0, "dec_deg": -20.0, "nx": 160, "ny": 160,
+                           "pixel_scale_arcsec": 0.7, "seed": 9, "star_density": 4.0,
+                           "seeing_arcsec": 1.5, "frame_id": "s", "transients": (sn,), **field})
     sci = render_frame(req)
     # the reference's pointing moved by ``shift_pix`` pixels in declination
     ref_req = req.with_(dec_deg=req.dec_deg + shift_pix * 0.7 / 3600.0, nx=ref_size, ny=ref_size)
@@ -135,6 +135,17 @@ def test_detect_finds_the_supernova_against_its_reference(tmp_path: Path, capsys
     likely = [json.loads(b) for b in text.replace("}\n{", "}\x00{").split("\x00")]
     assert likely == [r for r in rows if r["p_real"] >= 0.5] and len(likely) < len(rows)
     assert len(table.read_text().splitlines()) == len(rows) + 1
+    # the table says how the subtraction went
+    assert main(["detect", str(science), "--reference", str(reference)]) == 0
+    text = capsys.readouterr().out.replace("\n", " ")
+    assert "sn sn1" in text and "kernel fitted on" in text and "too few stars" not in text
+
+
+def test_detect_warns_when_the_kernel_rests_on_too_few_stars(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # one star and no hot pixels: nothing else to fit a kernel on
+    science, reference, _ = _detect_pair(tmp_path, n_stars=1, n_galaxies=0, hot_pixel_fraction=0.0)
+    assert main(["detect", str(science), "--reference", str(reference)]) == 0
+    assert "too few stars for a fitted kernel" in capsys.readouterr().out.replace("\n", " ")
 
 
 @pytest.mark.parametrize(

@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from skytwin.agents.detection.model import DetectionModel, load_default
-from skytwin.agents.detection.subtract import stack_reference
+from skytwin.agents.detection.subtract import MIN_KERNEL_STAMPS, Subtraction, stack_reference
 from skytwin.errors import SkytwinError
 from skytwin.twin.frames.fits_io import FrameError, read_fits
 
@@ -148,8 +148,30 @@ def _truth_labels(truth: NDArray, x: NDArray, y: NDArray) -> list[str]:
     return out
 
 
+@dataclass(frozen=True)
+class FrameDetection:
+    """What :func:`detect_fits` returns: the candidates, best first, and how the
+    subtraction went."""
+
+    candidates: list[FrameCandidate]
+    subtraction: Subtraction
+
+    @property
+    def kernel_note(self) -> str:
+        """One line on the subtraction; a warning where its kernel rests on too few stars."""
+        s = self.subtraction
+        fwhm = "/".join("?" if not math.isfinite(f) else f"{f:.1f}"
+                        for f in (s.fwhm_science, s.fwhm_reference))
+        line = (f"subtraction: {s.convolved} convolved, kernel fitted on {s.n_stamps} stars, "
+                f"FWHM science/reference {fwhm} pixels")
+        if s.n_stamps < MIN_KERNEL_STAMPS:
+            line += (" -- too few stars for a fitted kernel (a plain blur, no flux scaling): "
+                     "residuals of stars may score as real")
+        return line
+
+
 def detect_fits(science: str | Path, references: Sequence[str | Path], nsigma: float = 5.0,
-                model: DetectionModel | None = None) -> list[FrameCandidate]:
+                model: DetectionModel | None = None) -> FrameDetection:
     """Candidates of ``science`` against ``references`` (see the module docstring), best first.
 
     Raises
@@ -191,4 +213,4 @@ def detect_fits(science: str | Path, references: Sequence[str | Path], nsigma: f
     rows = [FrameCandidate(int(x), int(y), float(r), float(d), float(s), float(p), t)
             for x, y, r, d, s, p, t in zip(det.x, det.y, ra, dec, det.snr, det.probability,
                                            truth)]
-    return sorted(rows, key=lambda c: -c.probability)
+    return FrameDetection(sorted(rows, key=lambda c: -c.probability), det.subtraction)

@@ -42,7 +42,7 @@ from torch import nn
 
 from skytwin.agents.checkpoint import load_state, save_state, shipped
 from skytwin.agents.detection.candidates import cutouts, detect_candidates
-from skytwin.agents.detection.subtract import subtract
+from skytwin.agents.detection.subtract import Subtraction, subtract
 from skytwin.agents.preprocess import CUTOUT_SIZE, cutout_input
 
 WEIGHTS = "detection_cnn.pt"
@@ -111,6 +111,7 @@ class Detection:
     snr: NDArray[np.float32]
     probability: NDArray[np.float32]
     triplets: NDArray[np.float32]
+    subtraction: Subtraction | None = None  # the difference and its kernel fit
 
 
 class DetectionModel:
@@ -170,7 +171,7 @@ class DetectionModel:
                                   template=sub.template)
         trip = cutouts(science, reference, sub.difference, cands.x, cands.y)
         p = self.score(trip) if len(cands) else np.zeros(0, np.float32)
-        return Detection(cands.x, cands.y, cands.snr, p, trip)
+        return Detection(cands.x, cands.y, cands.snr, p, trip, sub)
 
     def save(self, path: str | Path, meta: dict[str, Any] | None = None) -> None:
         save_state(self.net, path, meta)

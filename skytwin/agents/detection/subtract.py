@@ -60,6 +60,7 @@ FEW_STAMPS = 15
 FEW_DEGREES = (2, 1, 0)
 BASIS_WIDTHS = (0.5, 1.0, 2.0)  # times the matching width
 MAX_STAMPS = 40
+MIN_KERNEL_STAMPS = 3  # with fewer stamps the kernel is a plain blur of the matching width
 
 
 class SubtractionError(SkytwinError):
@@ -235,7 +236,7 @@ def fit_kernel(sharp: NDArray[np.float32], blur: NDArray[np.float32], sigma: flo
     centres = _stamp_centres(sharp, sigma, saturation, hs + half + 1, hs)
     basis = basis_kernels(match_sigma, half,
                           FEW_DEGREES if len(centres) < FEW_STAMPS else BASIS_DEGREES)
-    if len(centres) < 3:
+    if len(centres) < MIN_KERNEL_STAMPS:
         # too few stars: a plain Gaussian blur of the matching width, no flux scaling
         yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
         k = np.exp(-(xx ** 2 + yy ** 2) / (2 * max(match_sigma, 0.3) ** 2))
