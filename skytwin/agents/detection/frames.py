@@ -121,30 +121,27 @@ def check_registration(science: Any, reference: Any, shape: tuple[int, int],
 def _truth_labels(truth: NDArray, x: NDArray, y: NDArray) -> list[str]:
     """What the twin drew under each candidate: the nearest truth source of a causing kind."""
     t = truth[np.isin(truth["kind"], _CAUSES)]
+    if not len(t):
+        return ["-"] * len(x)
+    # a trail, cosmic-ray track or moving asteroid is a segment from (x, y) to (x_end, y_end):
+    # its distance is the one to the segment
+    line = np.isfinite(t["x_end"]) & np.isfinite(t["y_end"])
+    x0, y0 = t["x"][line], t["y"][line]
+    dx, dy = t["x_end"][line] - x0, t["y_end"][line] - y0
+    # transients first: a supernova on its host galaxy is the supernova
+    rank = np.where(np.isin(t["kind"], ("sn", "variable", "flare", "asteroid")), 0, 1)
     out = []
     for cx, cy in zip(x, y):
-        if not len(t):
-            out.append("-")
-            continue
         d = np.hypot(t["x"] - cx, t["y"] - cy)
-        # a trail, cosmic-ray track or moving asteroid is a segment from (x, y) to
-        # (x_end, y_end): its distance is the one to the segment
-        line = np.isfinite(t["x_end"]) & np.isfinite(t["y_end"])
-        if line.any():
-            x0, y0, x1, y1 = t["x"][line], t["y"][line], t["x_end"][line], t["y_end"][line]
-            dx, dy = x1 - x0, y1 - y0
-            u = np.clip(((cx - x0) * dx + (cy - y0) * dy) / np.maximum(dx * dx + dy * dy, 1e-9),
-                        0.0, 1.0)
-            d[line] = np.hypot(x0 + u * dx - cx, y0 + u * dy - cy)
-        # transients first: a supernova on its host galaxy is the supernova
-        rank = np.where(np.isin(t["kind"], ("sn", "variable", "flare", "asteroid")), 0, 1)
+        u = np.clip(((cx - x0) * dx + (cy - y0) * dy) / np.maximum(dx * dx + dy * dy, 1e-9),
+                    0.0, 1.0)
+        d[line] = np.hypot(x0 + u * dx - cx, y0 + u * dy - cy)
         near = np.flatnonzero(d <= TRUTH_MATCH_PIX)
         if not near.size:
             out.append("-")
             continue
         k = near[np.lexsort((d[near], rank[near]))[0]]
-        name = str(t["name"][k]).strip()
-        out.append(f"{t['kind'][k]} {name}".strip())
+        out.append(f"{t['kind'][k]} {str(t['name'][k]).strip()}".strip())
     return out
 
 
