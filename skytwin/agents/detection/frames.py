@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from skytwin.agents.detection.model import DetectionModel, load_default
 from skytwin.agents.detection.subtract import MIN_KERNEL_STAMPS, Subtraction, stack_reference
+from skytwin.agents.preprocess import header_value
 from skytwin.errors import SkytwinError
 from skytwin.twin.frames.fits_io import FrameError, read_fits
 
@@ -198,10 +199,10 @@ def detect_fits(science: str | Path, references: Sequence[str | Path], nsigma: f
                            path)
         images.append(ref.image)
     reference = images[0] if len(images) == 1 else stack_reference(images)
-    saturation = sci_hdr.get("SATURATE")
+    saturation = header_value(sci.header, "SATURATE", math.nan)
     model = model or load_default()
     det = model.detect(sci.image, reference, nsigma,
-                       float(saturation) if isinstance(saturation, (int, float)) else None)
+                       saturation if math.isfinite(saturation) else None)
     ra = dec = np.full(len(det.x), math.nan)
     if sci_wcs is not None and len(det.x):
         sky = sci_wcs.pixel_to_world(det.x, det.y)
