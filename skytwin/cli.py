@@ -9,6 +9,7 @@
     skytwin judge FITS... [--json]
     skytwin render SCENARIO --frames N --reference --out DIR
     skytwin detect SCIENCE --reference REF... [--nsigma 5] [--min-p P] [--json] [--out FILE.csv]
+    skytwin export [quality] [detection] [anomaly] --out DIR
 
 Bad input (a scenario file, a flag) gets one message and exit status 2,
 never a traceback.
@@ -70,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--min-p", type=_probability, default=0.0, help="list only candidates with at least this probability of being real (default 0: all)")
     d.add_argument("--json", action="store_true", help="one JSON object per candidate instead of a table")
     d.add_argument("--out", type=Path, default=None, help="also write every candidate to this CSV file")
+    x = sub.add_parser("export", help="write the shipped models as ONNX for an edge computer, with their cards, a manifest and a parity check")
+    x.add_argument("models", nargs="*", metavar="MODEL", help="quality, detection and/or anomaly (default: all three)")
+    x.add_argument("--out", type=Path, default=Path("runs/edge"), help="output folder (default: runs/edge)")
     from skytwin.training.cli import register as register_training
 
     register_training(sub)  # dataset, train
@@ -94,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_judge(console, args)
         if args.command == "detect":
             return _cmd_detect(console, args)
+        if args.command == "export":
+            return _cmd_export(console, err, args)
         if getattr(args, "func", None) is not None:  # training subcommands
             return int(args.func(args) or 0)
     except SkytwinError as exc:
@@ -309,3 +315,24 @@ def _print_candidates(console: Console, rows: list, title: str, with_truth: bool
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _cmd_export(console: Console, err: Console, args: argparse.Namespace) -> int:
+    """The edge bundle (skytwin.agents.bundle); exit status 1 when a parity check fails."""
+    from skytwin.agents.bundle import MANIFEST, MODELS, PARITY_TOLERANCE, write_bundle
+
+    models = args.models or list(MODELS)
+    manifest = write_bundle(args.out, models, progress=lambda name: console.print(f"exporting {name} ..."))
+    table = Table("file", "kB", "inputs (N: batch)", "parity with torch")
+    for m in manifest["models"].values():
+        worst = max(m["parity"]["max_abs_diff"].values())
+        shapes = ", ".join(f"{k} " + "x".join("N" if d < 0 else str(d) for d in v) for k, v in m["inputs"].items())
+        verdict = "ok" if m["parity"]["passed"] else "[bold red]FAILED[/]"
+        table.add_row(m["file"], f"{m['bytes'] / 1024:.0f}", shapes, f"{verdict}: |diff| <= {worst:.0e} on {m['parity']['inputs']} twin inputs")
+    console.print(table)
+    console.print(f"wrote {args.out / MANIFEST} (opset {manifest['opset']}, onnxruntime {manifest['onnxruntime']})")
+    if not manifest["passed"]:
+        err.print(f"[bold red]error:[/] onnxruntime and torch differ by more than {PARITY_TOLERANCE:g} "
+                  f"(see 'parity' in {args.out / MANIFEST}); the files are written but should not be deployed")
+        return 1
+    return 0

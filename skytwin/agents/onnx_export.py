@@ -12,7 +12,7 @@ quality    x (N, 2, 64, 64), s (N, 19)           probs (N, 3), reasons (N, 8),
                                                  estimates (N, 5), trails (N, 3),
                                                  criteria (N, 6, 3)
 detection  x (N, 3, 31, 31)                      prob (N,)
-anomaly    m (N, 5, 32, 32), p (N, 8, 256), g (N, 3)  score (N,)
+anomaly    m (N, 5, 32, 32), p (N, 8, 256), g (N, 4)  score (N,)
 =========  ====================================  =================================
 """
 
@@ -41,6 +41,8 @@ def _write(module: torch.nn.Module, args: tuple[torch.Tensor, ...], names: list[
         warnings.filterwarnings("ignore", "You are using the legacy TorchScript",
                                 DeprecationWarning)
         warnings.filterwarnings("ignore", "The feature will be removed", DeprecationWarning)
+        # the anomaly model's strided slices: exported as Slice ops, only not pre-folded
+        warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)
         torch.onnx.export(module.eval(), args, f, input_names=names, output_names=outputs,
                           dynamic_axes=axes, opset_version=OPSET, dynamo=False)
 
