@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     rd.add_argument("--seed", type=_nonneg_int, default=None, help="root seed (default: the scenario's)")
     rd.add_argument("--nights", type=_positive_int, default=None, help="nights to simulate (default: the scenario's)")
     rd.add_argument("--size", type=_positive_int, default=1024, help="side of the rendered cut-out in pixels (default 1024)")
+    rd.add_argument("--transients", action="store_true", help="only frames in which the twin's fast mode found a real transient (an alert's counterpart, a serendipitous one) that lies on the rendered cut-out")
     rd.add_argument("--reference", action="store_true", help="also render each frame's reference image (a stack of good frames of the same pointing) into OUT/reference/, for 'skytwin detect'")
     v = sub.add_parser("validate", help="check a scenario file and say what is wrong")
     v.add_argument("scenario")
@@ -179,7 +180,7 @@ def _cmd_render(console: Console, args: argparse.Namespace) -> int:
     from skytwin.scenarios import load_scenario
     from skytwin.twin.network import TwinNetwork
     from skytwin.twin.frames import write_fits
-    from skytwin.twin.pixels import PixelRecorder, render_reference, render_request
+    from skytwin.twin.pixels import PixelRecorder, on_cutout, render_reference, render_request
 
     scenario = load_scenario(args.scenario)
     net = TwinNetwork(scenario, seed=args.seed, nights=args.nights)
@@ -189,17 +190,26 @@ def _cmd_render(console: Console, args: argparse.Namespace) -> int:
     if not records:
         console.print("the run took no frames (weather or faults all night): nothing to render")
         return 1
+    taken = len(records)
+    if args.transients:
+        records = [r for r in records if any(on_cutout(req, t) for req in [render_request(net, r, args.size)] for t in req.transients)]
+        if not records:
+            console.print(f"none of the {taken} frames holds a real transient on a {args.size}-pixel cut-out: nothing to render (try more --nights or a larger --size)")
+            return 1
     n = min(args.frames, len(records))
     picks = sorted({round(k * (len(records) - 1) / max(n - 1, 1)) for k in range(n)})
     recorder = PixelRecorder(net, args.out, size=args.size)
     if args.reference:
         (args.out / "reference").mkdir(parents=True, exist_ok=True)
-    table = Table("frame", "target", "band", "FWHM", "measured", "quality", "reason", title=f"{len(picks)} of {len(records)} frames")
+    which = f"{len(picks)} of {len(records)} frames" + (f" with a real transient (of {taken})" if args.transients else "")
+    table = Table("frame", "target", "band", "FWHM", "measured", "quality", "reason", "transients", title=which)
     for i in picks:
         rec = records[i]
         path, frame = recorder.render(rec)
         measured = net.log.rows("frame_file")[-1]["measured_fwhm_arcsec"]
-        table.add_row(rec.frame_id, rec.target, rec.filter, f"{rec.fwhm_arcsec:.2f}", "-" if math.isnan(measured) else f"{measured:.2f}", frame.quality, frame.reason or "-")
+        drawn = frame.truth[frame.truth["kind"] == "sn"]
+        shown = ", ".join(f"{n.strip()} {m:.1f}" for n, m in zip(drawn["name"], drawn["mag"])) or "-"
+        table.add_row(rec.frame_id, rec.target, rec.filter, f"{rec.fwhm_arcsec:.2f}", "-" if math.isnan(measured) else f"{measured:.2f}", frame.quality, frame.reason or "-", shown)
         if args.reference:
             write_fits(render_reference(render_request(net, rec, args.size)), args.out / "reference" / f"{rec.frame_id}.fits")
     console.print(table)

@@ -170,3 +170,17 @@ def test_detect_refuses_a_reference_it_cannot_subtract(case: str, needle: str, t
     assert main(["detect", str(science), "--reference", str(reference), *out]) == 2
     err = capsys.readouterr().err.replace("\n", " ")
     assert needle in err and "Traceback" not in err
+
+
+def test_render_transients_then_detect_finds_the_twins_counterpart(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "tr"
+    # a 256-pixel cut-out is too small for one_site_night's only counterpart on the chip
+    assert main(["render", "one_site_night", "--transients", "--size", "256", "--out", str(out)]) == 1
+    assert "none of the" in capsys.readouterr().out
+    assert main(["render", "one_site_night", "--transients", "--frames", "1", "--reference", "--out", str(out)]) == 0
+    assert "c00" in capsys.readouterr().out
+    (science,) = out.glob("*.fits")
+    assert main(["detect", str(science), "--reference", str(out / "reference" / science.name), "--json"]) == 0
+    text = capsys.readouterr().out
+    rows = [json.loads(block) for block in text.replace("}\n{", "}\x00{").split("\x00")]
+    assert rows[0]["truth"] == "sn c00" and rows[0]["p_real"] > 0.5

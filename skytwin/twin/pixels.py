@@ -6,7 +6,8 @@ and renders every ``every``-th frame with the GalSim-based renderer
 mode logs, so both fidelity levels describe one frame. Frames are rendered
 as a central ``size`` x ``size`` cut-out of the detector (a full 4k x 4k
 chip costs ~16x more and adds nothing to the agents' view); the WCS is that
-of the cut-out.
+of the cut-out. The real transients fast mode finds in the frame
+(:func:`frame_transients`) are drawn into it where they fall on the cut-out.
 
 Each rendered frame adds a ``frame_file`` event: the FITS path, the quality
 label and reason from the truth, and the FWHM measured on the pixels.
@@ -29,7 +30,10 @@ from skytwin.site.types import FrameRecord
 from skytwin.twin.astro import to_iso
 from skytwin.twin.weather import transparency_from_cloud
 from skytwin.twin.frames import MeasureError, RenderedFrame, RenderRequest, frame_catalog, measure_frame, render_frame, write_fits
+from skytwin.twin.candidates import frame_candidates
 from skytwin.twin.frames.request import DARK_SKY_MAG
+from skytwin.twin.frames.transients import Transient, iso_to_mjd
+from skytwin.twin.frames.wcs import sky_to_pixel
 from skytwin.twin.rng import stream
 
 if TYPE_CHECKING:
@@ -63,6 +67,9 @@ def render_request(net: "TwinNetwork", rec: FrameRecord, size: int = 1024) -> Re
         instrument=cam.instrument,
         moon_illumination=cond.moon_illumination,
     )
+    counterparts = frame_transients(net, rec, req)
+    if counterparts:
+        req = req.with_(transients=counterparts)
     # The record's transparency is clouds x extinction x mirror dust. The renderer's
     # `transparency` is what its quality rule calls "clouds", so it gets the cloud
     # transmission alone and the rest moves into the zero point: same electrons.
@@ -70,6 +77,33 @@ def render_request(net: "TwinNetwork", rec: FrameRecord, size: int = 1024) -> Re
     if clouds > 0.0 and rec.transparency > 0.0:
         req = req.with_(transparency=clouds, zeropoint_e_per_s=req.zeropoint_e_per_s * rec.transparency / clouds)
     return req
+
+
+def frame_transients(net: "TwinNetwork", rec: FrameRecord, req: RenderRequest) -> tuple[Transient, ...]:
+    """The real transients fast mode finds in ``rec`` (:func:`~skytwin.twin.candidates.frame_candidates`), to draw.
+
+    Each is a point source at the candidate's position with its magnitude at
+    mid-exposure, named after its candidate (``c00``, ``c01``, ...); the
+    renderer leaves out those beyond the cut-out (fast mode places them
+    anywhere on the chip, up to 0.2 deg from its centre). The bogus
+    candidates are not drawn: the renderer makes its own cosmic rays, hot
+    pixels and subtraction residues.
+    """
+    alert_id = net.pool.get(rec.request_id).alert_id if rec.request_id in net.pool.index else None
+    kind = next((a.kind for a in net.alerts() if a.id[0] == alert_id), None) if alert_id else None
+    t_mid = iso_to_mjd(req.date_obs) + 0.5 * rec.exptime_s / 86400.0
+    return tuple(
+        Transient("sn", c.mag, t_mid, ra_deg=c.ra_deg, dec_deg=c.dec_deg, name=c.candidate_id.rsplit(".", 1)[-1])
+        for c in frame_candidates(net.seed, rec, kind, alert_id)
+        if c.real
+    )
+
+
+def on_cutout(req: RenderRequest, tr: Transient) -> bool:
+    """Whether ``tr`` lies on the rendered cut-out of ``req``."""
+    x, y = sky_to_pixel(tr.ra_deg, tr.dec_deg, req.ra_deg, req.dec_deg, req.pixel_scale_arcsec,
+                        req.rotation_deg, req.nx, req.ny)
+    return bool(0 <= x < req.nx and 0 <= y < req.ny)
 
 
 REF_FRAMES = 3  # frames median-stacked into a reference (the detection training data's depth)

@@ -143,3 +143,34 @@ def test_reference_of_a_fixed_catalogue_has_the_frames_stars() -> None:
     sci, ref = render_frame(req), render_reference(req)
     key = lambda t: np.sort(t[t["kind"] == "star"]["x"])  # noqa: E731
     assert len(key(sci.truth)) == 20 and np.array_equal(key(ref.truth), key(sci.truth))
+
+
+def test_fast_mode_counterparts_are_drawn_where_they_fall_on_the_cut_out() -> None:
+    from skytwin.scenarios import load_scenario
+    from skytwin.twin.candidates import frame_candidates
+    from skytwin.twin.frames import render_frame
+    from skytwin.twin.pixels import on_cutout, render_reference, render_request
+
+    net = TwinNetwork(load_scenario("one_site_night"))
+    records: list = []
+    net.frame_listeners.append(records.append)
+    net.run(GreedyScheduler().decide)
+    drawn = {r.frame_id: (r, render_request(net, r, 1024)) for r in records}
+    with_real = {k: v for k, v in drawn.items() if v[1].transients}
+    # survey frames: a real transient in ~3% (one_site_night has no alert)
+    assert 0 < len(with_real) < 0.1 * len(records)
+    for rec, req in with_real.values():
+        reals = [c for c in frame_candidates(net.seed, rec) if c.real]
+        assert [(t.ra_deg, t.dec_deg, t.mag_peak) for t in req.transients] == [(c.ra_deg, c.dec_deg, c.mag) for c in reals]
+    on = [(rec, req) for rec, req in with_real.values() if on_cutout(req, req.transients[0])]
+    assert on, "one_site_night's seed puts one counterpart on a 1024-pixel cut-out"
+    rec, req = on[0]
+    frame = render_frame(req)
+    sn = frame.truth[frame.truth["kind"] == "sn"]
+    assert len(sn) == 1 and sn["name"][0] == "c00"
+    assert sn["mag"][0] == pytest.approx(req.transients[0].mag_peak)  # at peak at mid-exposure
+    x, y = int(round(sn["x"][0])), int(round(sn["y"][0]))
+    sky = float(np.median(frame.image))
+    assert frame.image[y - 1:y + 2, x - 1:x + 2].max() > sky + 20 * background(frame.image)[1]
+    ref = render_reference(req)
+    assert "sn" not in set(ref.truth["kind"])
