@@ -237,13 +237,14 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
     detector = anomaly.load_default()
     scores = detector.score(paths)
     rows = []
-    for path, label, probs, reason, meas, score in zip(paths, q.labels, q.probabilities,
-                                                     q.reasons, q.measurements, scores):
+    for path, label, probs, reason, meas, unjudged, derived, score in zip(
+            paths, q.labels, q.probabilities, q.reasons, q.measurements, q.unjudged, q.derived, scores):
         # an estimate that could not be made (the transparency without a catalogue) is None
         known = {k: None if isinstance(v, float) and not math.isfinite(v) else v
                  for k, v in meas.items()}
         rows.append({"frame": path, "quality": label, "p": float(probs.max()), "reason": reason,
-                     **known, "anomaly_score": float(score) if math.isfinite(score) else None,
+                     **known, "not_judged": unjudged, "header": derived,
+                     "anomaly_score": float(score) if math.isfinite(score) else None,
                      "anomalous": bool(score > detector.threshold)})
     if args.json:
         for r in rows:
@@ -258,12 +259,25 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
         return "-" if v is None else format(v, fmt)
 
     for r in rows:
-        est = [num(r["fwhm_arcsec"], ".2f"), num(r["ellipticity"], ".2f"),
+        # a FWHM the header gives no pixel scale for is shown in pixels
+        fwhm = num(r["fwhm_arcsec"], ".2f") if r.get("fwhm_arcsec") is not None else f"{num(r.get('fwhm_pixels'), '.1f')} px"
+        est = [fwhm, num(r["ellipticity"], ".2f"),
                num(r["transparency"], ".2f"), num(r["sky_excess_mag"], ".1f"),
-               str(r["trails"])] if "fwhm_arcsec" in r else ["-"] * 5
+               str(r["trails"])] if "ellipticity" in r else ["-"] * 5
         table.add_row(Path(r["frame"]).name, f"{r['quality']} ({r['p']:.2f})", r["reason"] or "-",
                       *est, "yes" if r["anomalous"] else "no")
     console.print(table)
+    # what the verdicts rest on where a header falls short, said once per cause
+    notes: dict[str, list[str]] = {}
+    for r in rows:
+        for criterion, why in r["not_judged"].items():
+            if criterion == "clouds" and why == r["not_judged"].get("sky"):
+                continue  # the same missing zero point: said once, under sky
+            notes.setdefault(f"{criterion} not judged: {why}", []).append(Path(r["frame"]).name)
+        for key, where in r["header"].items():
+            notes.setdefault(f"{key} = {where}", []).append(Path(r["frame"]).name)
+    for note, names in notes.items():
+        console.print(f"{note} ({', '.join(names) if len(names) < len(rows) or len(rows) == 1 else 'every frame'})", highlight=False)
     return 0
 
 

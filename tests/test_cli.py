@@ -90,8 +90,13 @@ def test_judge_gives_each_frame_a_verdict(tmp_path: Path, capsys: pytest.Capture
     assert rows[0]["trails"] in ("none", "1-2", "3+") and rows[0]["anomaly_score"] is not None
     assert rows[1]["quality"] == "bad" and rows[1]["reason"].startswith("unreadable")
     assert rows[1]["anomalous"] is True and rows[1]["anomaly_score"] is None
-    assert main(["judge", str(good)]) == 0  # the table
-    assert "good.fits" in capsys.readouterr().out
+    # the bare frame's header has no pixel scale and no zero point: said, not guessed
+    assert rows[0]["not_judged"] == {} and set(rows[2]["not_judged"]) == {"blur", "sky", "clouds"}
+    assert rows[2]["fwhm_arcsec"] is None and rows[2]["sky_excess_mag"] is None and rows[2]["fwhm_pixels"] > 0
+    assert main(["judge", str(good), str(bare)]) == 0  # the table
+    text = capsys.readouterr().out
+    assert "good.fits" in text and "px" in text
+    assert "blur not judged: no pixel scale" in text and "sky not judged: no MAGZERO" in text and "(bare.fits)" in text
 
 
 def _detect_pair(tmp_path: Path, shift_pix: float = 0.0, ref_size: int = 160, **field: float) -> tuple[Path, Path, object]:

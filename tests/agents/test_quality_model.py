@@ -204,3 +204,25 @@ def test_without_a_catalogue_the_clouds_go_unmeasured(model, frames) -> None:
     assert s[QUALITY_SCALARS.index("has_psf")] == 1.0  # the brightest peaks stand in for stars
     res = model.predict(f.image, headers=[f.header])
     assert res.labels[0] in LABELS
+
+
+def test_a_header_without_calibration_leaves_those_criteria_out(model, frames) -> None:
+    f = frames[10]  # medium: clouds + seeing + saturation
+    full = model.predict(f)
+    assert full.reasons == ["clouds+seeing+saturation"] and full.unjudged == [{}] and math.isfinite(full.measurements[0]["fwhm_arcsec"])
+    scale = f.header["PIXSCALE"][0]
+    assert full.measurements[0]["fwhm_pixels"] == pytest.approx(full.measurements[0]["fwhm_arcsec"] / scale)
+    # the twin also writes a WCS: without PIXSCALE the scale comes from it, same verdict
+    no_scale = {k: v for k, v in f.header.items() if k != "PIXSCALE"}
+    via_wcs = model.predict(f.image, headers=[no_scale], stars=[ReferenceStars.from_truth(f.truth)])
+    assert via_wcs.derived[0]["PIXSCALE"].endswith("the WCS") and via_wcs.unjudged == [{}]
+    assert np.abs(via_wcs.probabilities - full.probabilities).max() < 1e-3
+    # no scale at all and no zero point: blur, sky and clouds are left out, their estimates NaN
+    bare = {k: v for k, v in no_scale.items() if not k.startswith(("CD", "CTYPE", "CRPIX", "CRVAL", "MAGZERO"))}
+    res = model.predict(f.image, headers=[bare], stars=[ReferenceStars.from_truth(f.truth)])
+    assert set(res.unjudged[0]) == {"blur", "sky", "clouds"}
+    m = res.measurements[0]
+    assert all(math.isnan(m[k]) for k in ("fwhm_arcsec", "sky_excess_mag", "transparency"))
+    assert m["fwhm_pixels"] == pytest.approx(full.measurements[0]["fwhm_pixels"], rel=0.25)
+    assert not {"seeing", "defocus", "background", "moonlight", "clouds"} & set(res.reasons[0].split("+"))
+    assert (res.labels[0], res.reasons[0]) == ("medium", "saturation")  # what is still judged

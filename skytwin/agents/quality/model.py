@@ -33,7 +33,11 @@ returns labels, probabilities ``(N, 3)``, reasons and the estimates behind
 them (:func:`measurements`). A frame that cannot be
 read or normalised (truncated or empty FITS, all NaN, wrong shape or dtype)
 gets the label ``bad`` with the reason ``unreadable: ...`` and probabilities
-``(0, 0, 1)``, never an exception.
+``(0, 0, 1)``, never an exception. A criterion the frame's header cannot
+support (the blur without a pixel scale, the sky and clouds without a zero
+point, the clouds without a reference catalogue:
+:mod:`skytwin.agents.frame_header`) is left out of the verdict and its
+estimate reported as NaN; ``QualityResult.unjudged`` says which and why.
 """
 
 from __future__ import annotations
@@ -51,6 +55,7 @@ from numpy.typing import NDArray
 from torch import nn
 
 from skytwin.agents.checkpoint import load_state, save_state, shipped
+from skytwin.agents.frame_header import read_calibration
 from skytwin.agents.preprocess import frame_inputs
 from skytwin.agents.quality.inputs import QUALITY_SCALARS, quality_model_input
 from skytwin.agents.quality.labels import LABELS, REASONS
@@ -60,6 +65,8 @@ from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.errors import SkytwinError
 
 WEIGHTS = "quality_cnn.pt"
+# the estimate (see measurements) that stands for each criterion that can be left out
+_ESTIMATE_OF = {"blur": "fwhm_arcsec", "sky": "sky_excess_mag", "clouds": "transparency"}
 LOG_SIGMA_FLOOR = -3.0  # log of the smallest sigma, in units of the correction scale
 # a criterion is a reason when its grade is the label's with more than this probability
 REASON_THRESHOLD = 0.5
@@ -180,6 +187,10 @@ class QualityResult:
     reasons: list[str]
     # the estimates behind each label (see :func:`measurements`); {} for an unreadable frame
     measurements: list[dict[str, float | str]] = field(default_factory=list)
+    # per frame: criterion -> why it was left out of the verdict (skytwin.agents.frame_header)
+    unjudged: list[dict[str, str]] = field(default_factory=list)
+    # per frame: header keyword -> where the model's value came from (e.g. PIXSCALE from the WCS)
+    derived: list[dict[str, str]] = field(default_factory=list)
 
     def __iter__(self):  # labels, probabilities, reasons = model.predict(...)
         return iter((self.labels, self.probabilities, self.reasons))
@@ -260,8 +271,13 @@ class QualityModel:
 
     def _without_clouds(self, criteria: NDArray) -> tuple[NDArray, NDArray]:
         """Tempered class probabilities and criteria with the clouds criterion set to good."""
+        return self._without(criteria, ("clouds",))
+
+    def _without(self, criteria: NDArray, names: Sequence[str]) -> tuple[NDArray, NDArray]:
+        """Tempered class probabilities and criteria with the ``names`` criteria set to good."""
         crit = np.array(criteria, np.float32)
-        crit[:, CRITERIA.index("clouds")] = (1.0, 0.0, 0.0)
+        for name in names:
+            crit[:, CRITERIA.index(name)] = (1.0, 0.0, 0.0)
         with torch.inference_mode():
             log_p = self.net.rule.combine(torch.from_numpy(crit)).log()
             return self.net.calibrated(log_p).numpy(), crit
@@ -310,7 +326,8 @@ class QualityModel:
         else:
             items = [frames]
         xs, ss, bad = [], [], {}
-        has_catalogue = np.zeros(len(items), bool)
+        unjudged: list[dict[str, str]] = [{} for _ in items]
+        derived: list[dict[str, str]] = [{} for _ in items]
         for i, item in enumerate(items):
             try:
                 img, hdr, moon, truth = frame_inputs(item)
@@ -321,8 +338,11 @@ class QualityModel:
                     hdr = headers[i]
                 if stars is not None and stars[i] is not None:
                     cat = stars[i]
-                x, s = quality_model_input(img, hdr, moon, cat)
-                has_catalogue[i] = cat is not None and len(cat) > 0
+                cal = read_calibration(hdr)
+                x, s = quality_model_input(img, cal.header, moon, cat)
+                unjudged[i], derived[i] = dict(cal.unjudged), cal.derived
+                if cat is None or len(cat) == 0:
+                    unjudged[i].setdefault("clouds", "no reference catalogue")
                 xs.append(x)
                 ss.append(s)
             except SkytwinError as exc:  # FrameError, PreprocessError
@@ -336,17 +356,21 @@ class QualityModel:
         if good_idx:
             s_all = np.stack(ss)
             p, r, mean, trails, crit = self._infer(np.stack(xs), s_all)
-            # without a reference catalogue the stars give no zero point: the clouds criterion
-            # is left out of the verdict (not guessed from the pessimistic stand-in)
-            blind = ~has_catalogue[good_idx]
-            if blind.any():
-                p, crit = p.copy(), crit.copy()
-                p[blind], crit[blind] = self._without_clouds(crit[blind])
+            # what the header or a missing catalogue cannot support is left out of the verdict
+            # (not judged on the model's pessimistic or neutral stand-ins)
+            left_out = [tuple(sorted(unjudged[i])) for i in good_idx]
+            p, crit = p.copy(), crit.copy()
+            for names in sorted(set(left_out) - {()}):
+                rows = np.array([k for k, n in enumerate(left_out) if n == names])
+                p[rows], crit[rows] = self._without(crit[rows], names)
             probs[good_idx], rprobs[good_idx], grades[good_idx] = p, r, crit
             moon[good_idx] = s_all[:, QUALITY_SCALARS.index("moon_lit_near")] > 0.5
-            for i, m, no_zp in zip(good_idx, measurements(mean, trails), blind):
-                if no_zp:
-                    m["transparency"] = math.nan
+            scale = s_all[:, QUALITY_SCALARS.index("pixel_scale_arcsec")]
+            for i, m, names, sc in zip(good_idx, measurements(mean, trails), left_out, scale):
+                # in pixels the FWHM is known whatever the header (the scale assumed is divided out)
+                m["fwhm_pixels"] = float(m["fwhm_arcsec"]) / max(float(sc), 1e-6)
+                for name in names:
+                    m[_ESTIMATE_OF[name]] = math.nan
                 meas[i] = m
         labels, reasons = [], []
         for i in range(len(items)):
@@ -358,7 +382,7 @@ class QualityModel:
             k = int(np.argmax(probs[i]))
             labels.append(LABELS[k])
             reasons.append(rule_reason(k, grades[i], rprobs[i], bool(moon[i])))
-        return QualityResult(labels, probs, reasons, meas)
+        return QualityResult(labels, probs, reasons, meas, unjudged, derived)
 
     __call__ = predict
 
