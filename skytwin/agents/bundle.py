@@ -144,7 +144,8 @@ def _quality(out: Path, frames: list[Any]) -> dict[str, Any]:
         "outputs": {"probs": [-1, len(LABELS)], "reasons": [-1, len(REASONS)],
                     "estimates": [-1, 5], "trails": [-1, len(TRAIL_CLASSES)],
                     "criteria": [-1, len(CRITERIA), len(LABELS)]},
-        "preprocess": "skytwin.agents.quality.inputs.quality_model_input(image, header, moon, "
+        "preprocess": "skytwin.agents.quality.inputs.quality_model_input(image, "
+                      "skytwin.agents.frame_header.read_calibration(header).header, moon, "
                       "stars) -> (x, s)",
         "scalars": list(QUALITY_SCALARS),
         "decision": {"labels": list(LABELS), "rule": "label = labels[argmax(probs)]",
@@ -152,8 +153,10 @@ def _quality(out: Path, frames: list[Any]) -> dict[str, Any]:
                      "reason_rule": "skytwin.agents.quality.model.rule_reason(label, criteria, "
                                     "reasons, moon)",
                      "temperature": model.temperature,
-                     "note": "the temperature is inside the graph; without a reference catalogue "
-                             "leave the clouds criterion out (QualityModel.predict)"},
+                     "note": "the temperature is inside the graph; the criteria a frame's "
+                             "header or catalogue cannot support (read_calibration(header)."
+                             "unjudged; clouds without a catalogue) are set to good and the "
+                             "label recombined, as QualityModel.predict does"},
         "weights": WEIGHTS, "check": check,
     }
 
