@@ -180,7 +180,7 @@ def _cmd_render(console: Console, args: argparse.Namespace) -> int:
     from skytwin.scenarios import load_scenario
     from skytwin.twin.network import TwinNetwork
     from skytwin.twin.frames import write_fits
-    from skytwin.twin.pixels import PixelRecorder, on_cutout, render_reference, render_request
+    from skytwin.twin.pixels import PixelRecorder, render_reference, render_request
 
     scenario = load_scenario(args.scenario)
     net = TwinNetwork(scenario, seed=args.seed, nights=args.nights)
@@ -192,7 +192,7 @@ def _cmd_render(console: Console, args: argparse.Namespace) -> int:
         return 1
     taken = len(records)
     if args.transients:
-        records = [r for r in records if any(on_cutout(req, t) for req in [render_request(net, r, args.size)] for t in req.transients)]
+        records = [r for r in records if render_request(net, r, args.size).transients]  # on the cut-out only
         if not records:
             console.print(f"none of the {taken} frames holds a real transient on a {args.size}-pixel cut-out: nothing to render (try more --nights or a larger --size)")
             return 1
@@ -270,10 +270,11 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
     # what the verdicts rest on where a header falls short, said once per cause
     notes: dict[str, list[str]] = {}
     for r in rows:
+        by_cause: dict[str, list[str]] = {}  # the same missing zero point leaves out sky and clouds
         for criterion, why in r["not_judged"].items():
-            if criterion == "clouds" and why == r["not_judged"].get("sky"):
-                continue  # the same missing zero point: said once, under sky
-            notes.setdefault(f"{criterion} not judged: {why}", []).append(Path(r["frame"]).name)
+            by_cause.setdefault(why, []).append(criterion)
+        for why, criteria in by_cause.items():
+            notes.setdefault(f"{' and '.join(criteria)} not judged: {why}", []).append(Path(r["frame"]).name)
         for key, where in r["header"].items():
             notes.setdefault(f"{key} = {where}", []).append(Path(r["frame"]).name)
     for note, names in notes.items():
@@ -337,19 +338,18 @@ def _print_candidates(console: Console, rows: list, title: str, with_truth: bool
     console.print(table)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
 
 def _cmd_export(console: Console, err: Console, args: argparse.Namespace) -> int:
     """The edge bundle (skytwin.agents.bundle); exit status 1 when a parity check fails."""
+    import math
+
     from skytwin.agents.bundle import MANIFEST, MODELS, PARITY_TOLERANCE, write_bundle
 
     models = args.models or list(MODELS)
     manifest = write_bundle(args.out, models, progress=lambda name: console.print(f"exporting {name} ..."))
     table = Table("file", "kB", "inputs (N: batch)", "parity with torch")
     for m in manifest["models"].values():
-        worst = max(m["parity"]["max_abs_diff"].values())
+        worst = max(math.inf if v is None else v for v in m["parity"]["max_abs_diff"].values())
         shapes = ", ".join(f"{k} " + "x".join("N" if d < 0 else str(d) for d in v) for k, v in m["inputs"].items())
         verdict = "ok" if m["parity"]["passed"] else "[bold red]FAILED[/]"
         table.add_row(m["file"], f"{m['bytes'] / 1024:.0f}", shapes, f"{verdict}: |diff| <= {worst:.0e} on {m['parity']['inputs']} twin inputs")
@@ -360,3 +360,7 @@ def _cmd_export(console: Console, err: Console, args: argparse.Namespace) -> int
                   f"(see 'parity' in {args.out / MANIFEST}); the files are written but should not be deployed")
         return 1
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

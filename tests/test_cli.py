@@ -96,7 +96,7 @@ def test_judge_gives_each_frame_a_verdict(tmp_path: Path, capsys: pytest.Capture
     assert main(["judge", str(good), str(bare)]) == 0  # the table
     text = capsys.readouterr().out
     assert "good.fits" in text and "px" in text
-    assert "blur not judged: no pixel scale" in text and "sky not judged: no MAGZERO" in text and "(bare.fits)" in text
+    assert "blur not judged: no pixel scale" in text and "sky and clouds not judged: no MAGZERO" in text and "(bare.fits)" in text
 
 
 def _detect_pair(tmp_path: Path, shift_pix: float = 0.0, ref_size: int = 160, **field: float) -> tuple[Path, Path, object]:

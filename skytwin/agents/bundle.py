@@ -256,7 +256,10 @@ def write_bundle(out_dir: str | Path, models: Sequence[str] = MODELS,
             "weights": weights.name, "weights_sha256": sha256(weights),
             "card": f"{name}.md", **entry,
             "parity": {"inputs": check.n_inputs, **check.counts,
-                       "max_abs_diff": check.max_abs_diff, "passed": check.passed}}
+                       # strict JSON has no NaN or Infinity: a comparison that failed is null
+                       "max_abs_diff": {k: v if math.isfinite(v) else None
+                                        for k, v in check.max_abs_diff.items()},
+                       "passed": check.passed}}
     manifest["passed"] = all(m["parity"]["passed"] for m in manifest["models"].values())
-    (out / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=2, allow_nan=False) + "\n")
     return manifest

@@ -43,6 +43,9 @@ from typing import Any
 from skytwin.agents.preprocess import header_value
 
 
+SCALE_SOURCES = "PIXSCALE, SECPIX, PIXSCAL1/2, a celestial WCS or PLTSCALE x XPIXELSZ"
+
+
 @dataclass(frozen=True)
 class HeaderCalibration:
     """A header with the quality model's keywords filled in where others give them."""
@@ -64,19 +67,25 @@ def _wcs_scale(header: Mapping[str, Any]) -> float:
     from astropy.wcs import WCS
     from astropy.wcs.utils import proj_plane_pixel_scales
 
-    hdr = fits.Header()
-    for k, v in header.items():
-        v = v[0] if isinstance(v, tuple) else v
-        if isinstance(v, (bool, int, float, str)) and len(k) <= 8:
-            hdr[k] = v
     try:
+        hdr = fits.Header()
+        for k, v in header.items():
+            v = v[0] if isinstance(v, tuple) else v
+            # what a FITS card can hold: a NaN, a non-ASCII string or a long key cannot
+            if len(k) <= 8 and (isinstance(v, bool) or (isinstance(v, (int, float)) and math.isfinite(v))
+                                or (isinstance(v, str) and v.isascii())):
+                hdr[k] = v
+        # the scale itself must be written down: astropy takes a missing CDELT as 1 degree
+        has_cd = any(k in hdr for k in ("CD1_1", "CD1_2")) and any(k in hdr for k in ("CD2_1", "CD2_2"))
+        if not has_cd and not ("CDELT1" in hdr and "CDELT2" in hdr):
+            return math.nan
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # FITSFixedWarning and friends: the scale is all we need
             w = WCS(hdr, naxis=2)
             if not w.has_celestial:
                 return math.nan
             scales = proj_plane_pixel_scales(w.celestial)  # degrees per pixel
-    except (ValueError, MemoryError, TypeError):  # a WCS astropy cannot make
+    except Exception:  # noqa: BLE001 - any header astropy cannot make a WCS of has no scale here
         return math.nan
     scale = 3600.0 * float(sum(abs(s) for s in scales)) / len(scales)
     return scale if math.isfinite(scale) and scale > 0 else math.nan
@@ -104,19 +113,26 @@ def pixel_scale(header: Mapping[str, Any] | None) -> tuple[float, str]:
 
 
 def read_calibration(header: Mapping[str, Any] | None) -> HeaderCalibration:
-    """The header's calibration for the quality model (see the module docstring)."""
+    """The header's calibration for the quality model (see the module docstring).
+
+    A keyword present but unusable (zero, negative, not a number) counts as
+    missing and is dropped, so the model takes its neutral stand-in.
+    """
     out: dict[str, Any] = dict(header or {})
     derived: dict[str, str] = {}
     unjudged: dict[str, str] = {}
     scale, source = pixel_scale(header)
     if not math.isfinite(scale):
-        unjudged["blur"] = "no pixel scale (PIXSCALE, SECPIX or a celestial WCS)"
+        out.pop("PIXSCALE", None)
+        unjudged["blur"] = f"no pixel scale ({SCALE_SOURCES})"
     elif source != "PIXSCALE":
         out["PIXSCALE"] = scale
         derived["PIXSCALE"] = f"{scale:.3g} arcsec/pixel from {source}"
-    missing = [what for k, what in (("MAGZERO", "MAGZERO (e-/s of a magnitude-0 star)"),
-                                    ("EXPTIME", "EXPTIME (s)"))
-               if not math.isfinite(_value(out, k))]
+    missing = []
+    for key, what in (("MAGZERO", "MAGZERO (e-/s of a magnitude-0 star)"), ("EXPTIME", "EXPTIME (s)")):
+        if not _value(out, key) > 0:  # NaN too
+            out.pop(key, None)
+            missing.append(what)
     if missing:
         unjudged["sky"] = unjudged["clouds"] = "no " + " and no ".join(missing)
     return HeaderCalibration(out, derived, unjudged)

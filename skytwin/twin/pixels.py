@@ -83,20 +83,21 @@ def frame_transients(net: "TwinNetwork", rec: FrameRecord, req: RenderRequest) -
     """The real transients fast mode finds in ``rec`` (:func:`~skytwin.twin.candidates.frame_candidates`), to draw.
 
     Each is a point source at the candidate's position with its magnitude at
-    mid-exposure, named after its candidate (``c00``, ``c01``, ...); the
-    renderer leaves out those beyond the cut-out (fast mode places them
-    anywhere on the chip, up to 0.2 deg from its centre). The bogus
-    candidates are not drawn: the renderer makes its own cosmic rays, hot
-    pixels and subtraction residues.
+    mid-exposure, named after its candidate (``c00``, ``c01``, ...). Only
+    those on ``req``'s cut-out are returned (fast mode places them anywhere
+    on the chip, up to 0.2 deg from its centre), so the frame's truth table
+    lists what its pixels hold. The bogus candidates are not drawn: the
+    renderer makes its own cosmic rays, hot pixels and subtraction residues.
     """
     alert_id = net.pool.get(rec.request_id).alert_id if rec.request_id in net.pool.index else None
     kind = next((a.kind for a in net.alerts() if a.id[0] == alert_id), None) if alert_id else None
     t_mid = iso_to_mjd(req.date_obs) + 0.5 * rec.exptime_s / 86400.0
-    return tuple(
+    drawn = (
         Transient("sn", c.mag, t_mid, ra_deg=c.ra_deg, dec_deg=c.dec_deg, name=c.candidate_id.rsplit(".", 1)[-1])
         for c in frame_candidates(net.seed, rec, kind, alert_id)
         if c.real
     )
+    return tuple(t for t in drawn if on_cutout(req, t))
 
 
 def on_cutout(req: RenderRequest, tr: Transient) -> bool:

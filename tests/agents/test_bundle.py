@@ -60,9 +60,11 @@ def test_anomaly_threshold_and_quality_labels_are_the_models(edge) -> None:
     assert models["quality"]["decision"]["labels"] == ["good", "medium", "bad"]
 
 
-def test_same_weights_give_the_same_files(edge, tmp_path: Path) -> None:
-    again = write_bundle(tmp_path, ["detection"])
-    assert again["models"]["detection"]["sha256"] == edge[1]["models"]["detection"]["sha256"]
+def test_same_weights_give_the_same_bundle(edge, tmp_path: Path) -> None:
+    write_bundle(tmp_path)
+    assert (tmp_path / MANIFEST).read_bytes() == (edge[0] / MANIFEST).read_bytes()
+    for name in ("quality", "detection", "anomaly"):
+        assert (tmp_path / f"{name}.onnx").read_bytes() == (edge[0] / f"{name}.onnx").read_bytes()
 
 
 def test_parity_check_fails_on_a_difference_or_nan() -> None:
@@ -81,6 +83,14 @@ def test_cli_exits_1_when_parity_fails(tmp_path: Path, monkeypatch: pytest.Monke
     assert "should not be deployed" in err
     assert (tmp_path / "bad" / "detection.onnx").is_file()  # written, to be looked at
     assert not json.loads((tmp_path / "bad" / MANIFEST).read_text())["passed"]
+
+
+def test_a_failed_comparison_is_null_in_strict_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bundle, "_max_diffs", lambda names, a, b: {n: math.inf for n in names})
+    manifest = write_bundle(tmp_path, ["anomaly"])
+    text = (tmp_path / MANIFEST).read_text()
+    assert "Infinity" not in text and json.loads(text)["models"]["anomaly"]["parity"]["max_abs_diff"] == {"score": None}
+    assert not manifest["passed"]
 
 
 def test_bad_requests_get_one_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

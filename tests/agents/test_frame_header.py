@@ -29,7 +29,10 @@ def test_pixel_scale_however_the_header_gives_it(header, scale, source) -> None:
 @pytest.mark.parametrize("header", [
     None, {}, {"CDELT1": 1.0, "CTYPE1": "", "CTYPE2": ""},  # pixel units, not the sky
     {**TAN, "CTYPE1": "RA---XYZ", "CDELT1": 1e-4, "CDELT2": 1e-4},  # a projection wcslib lacks
-    {"PIXSCALE": "n/a"}, {"PIXSCALE": -1.0}, {"PLTSCALE": 67.2},
+    {"PIXSCALE": "n/a"}, {"PIXSCALE": -1.0}, {"PIXSCALE": 0.0}, {"PLTSCALE": 67.2},
+    {"CTYPE1": 5, "CTYPE2": 6, "CDELT1": 1e-4, "CDELT2": 1e-4},  # not strings
+    {**TAN},  # no CDELT or CD: astropy would take 1 degree per pixel
+    {**TAN, "CDELT1": (math.nan, "deg"), "CDELT2": 1e-4, "OBSERVER": "Müller"},
 ])
 def test_no_usable_scale_is_nan_not_an_error(header) -> None:
     assert math.isnan(pixel_scale(header)[0])
@@ -53,3 +56,21 @@ def test_a_real_plate_and_a_real_space_image(realdata: Path) -> None:
     assert dss.header["PIXSCALE"] == pytest.approx(1.70, abs=0.01) and "blur" not in dss.unjudged
     irac = read_calibration(read_fits(realdata / "starfields" / "spitzer_example_image.fits").header)
     assert irac.header["PIXSCALE"] == pytest.approx(1.2, abs=0.05)
+
+
+def test_unusable_values_count_as_missing_and_are_dropped() -> None:
+    cal = read_calibration({"PIXSCALE": 0.0, "MAGZERO": 0.0, "EXPTIME": -5.0, "GAIN": 2.0})
+    assert set(cal.unjudged) == {"blur", "sky", "clouds"}
+    assert not {"PIXSCALE", "MAGZERO", "EXPTIME"} & set(cal.header) and cal.header["GAIN"] == 2.0
+    assert "MAGZERO" in cal.unjudged["sky"] and "EXPTIME" in cal.unjudged["sky"]
+
+
+def test_the_model_judges_a_frame_with_a_zero_scale_without_it() -> None:
+    import numpy as np
+
+    from skytwin.agents.quality import load_default
+    image = np.random.default_rng(3).normal(1000.0, 10.0, (128, 128)).astype(np.float32)
+    res = load_default().predict(image, headers=[{"PIXSCALE": 0.0, "MAGZERO": 0.0, "EXPTIME": 60.0}])
+    assert res.labels[0] in ("good", "medium", "bad") and not res.reasons[0].startswith("unreadable")
+    assert set(res.unjudged[0]) == {"blur", "sky", "clouds"}
+    assert math.isnan(res.measurements[0]["fwhm_arcsec"])

@@ -145,32 +145,61 @@ def test_reference_of_a_fixed_catalogue_has_the_frames_stars() -> None:
     assert len(key(sci.truth)) == 20 and np.array_equal(key(ref.truth), key(sci.truth))
 
 
-def test_fast_mode_counterparts_are_drawn_where_they_fall_on_the_cut_out() -> None:
+def _night(name: str) -> tuple[TwinNetwork, list]:
     from skytwin.scenarios import load_scenario
+
+    net = TwinNetwork(load_scenario(name), nights=1)
+    records: list = []
+    net.frame_listeners.append(records.append)
+    net.run(GreedyScheduler().decide)
+    return net, records
+
+
+def test_fast_mode_counterparts_are_drawn_where_they_fall_on_the_cut_out() -> None:
     from skytwin.twin.candidates import frame_candidates
     from skytwin.twin.frames import render_frame
     from skytwin.twin.pixels import on_cutout, render_reference, render_request
 
-    net = TwinNetwork(load_scenario("one_site_night"))
-    records: list = []
-    net.frame_listeners.append(records.append)
-    net.run(GreedyScheduler().decide)
-    drawn = {r.frame_id: (r, render_request(net, r, 1024)) for r in records}
-    with_real = {k: v for k, v in drawn.items() if v[1].transients}
+    net, records = _night("one_site_night")
+    with_real = [r for r in records if any(c.real for c in frame_candidates(net.seed, r))]
     # survey frames: a real transient in ~3% (one_site_night has no alert)
     assert 0 < len(with_real) < 0.1 * len(records)
-    for rec, req in with_real.values():
+    drawn = []
+    for rec in with_real:
+        req = render_request(net, rec, 1024)
         reals = [c for c in frame_candidates(net.seed, rec) if c.real]
-        assert [(t.ra_deg, t.dec_deg, t.mag_peak) for t in req.transients] == [(c.ra_deg, c.dec_deg, c.mag) for c in reals]
-    on = [(rec, req) for rec, req in with_real.values() if on_cutout(req, req.transients[0])]
-    assert on, "one_site_night's seed puts one counterpart on a 1024-pixel cut-out"
-    rec, req = on[0]
+        on = [c for c in reals if on_cutout(req.with_(transients=()), _point(c))]
+        assert [(t.ra_deg, t.dec_deg, t.mag_peak) for t in req.transients] == [(c.ra_deg, c.dec_deg, c.mag) for c in on]
+        if req.transients:
+            drawn.append(req)
+    # most fall beyond a 1024-pixel cut-out, one_site_night's seed puts one on it
+    assert len(drawn) == 1 < len(with_real)
+    req = drawn[0]
     frame = render_frame(req)
     sn = frame.truth[frame.truth["kind"] == "sn"]
     assert len(sn) == 1 and sn["name"][0] == "c00"
     assert sn["mag"][0] == pytest.approx(req.transients[0].mag_peak)  # at peak at mid-exposure
+    assert 0 <= sn["x"][0] < req.nx and 0 <= sn["y"][0] < req.ny
     x, y = int(round(sn["x"][0])), int(round(sn["y"][0]))
     sky = float(np.median(frame.image))
     assert frame.image[y - 1:y + 2, x - 1:x + 2].max() > sky + 20 * background(frame.image)[1]
     ref = render_reference(req)
     assert "sn" not in set(ref.truth["kind"])
+
+
+def _point(c):
+    from skytwin.twin.frames import Transient
+    return Transient("sn", c.mag, 0.0, ra_deg=c.ra_deg, dec_deg=c.dec_deg)
+
+
+def test_an_alerts_counterpart_is_drawn_in_its_follow_up_frames() -> None:
+    from skytwin.twin.pixels import render_request
+
+    net, records = _night("gw_followup")
+    alert_ids = {a.id[0] for a in net.alerts()}
+    too = [r for r in records if net.pool.get(r.request_id).alert_id in alert_ids]
+    assert too, "gw_followup's night has follow-up frames"
+    # the whole chip: the counterpart lies within 0.2 deg of the tile's centre
+    found = sum(bool(render_request(net, r, 100_000).transients) for r in too)
+    # a gravitational-wave tile holds the counterpart with probability 0.1 (survey frames: 0.03 x SNR cut)
+    assert 0.04 * len(too) < found < 0.2 * len(too)
