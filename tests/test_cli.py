@@ -160,6 +160,7 @@ def test_detect_warns_when_the_kernel_rests_on_too_few_stars(tmp_path: Path, cap
         ("smaller", "must share one pixel grid"),
         ("truncated", "truncated or corrupt"),
         ("bad wcs", "unusable WCS in the header"),
+        ("ctype not a string", "unusable WCS in the header"),
         ("out is a directory", "cannot write"),
     ],
 )
@@ -171,6 +172,9 @@ def test_detect_refuses_a_reference_it_cannot_subtract(case: str, needle: str, t
     if case == "bad wcs":
         with fits.open(reference, mode="update") as hdul:
             hdul[0].header["CTYPE1"] = "RA---XXX"
+    if case == "ctype not a string":
+        with fits.open(reference, mode="update") as hdul:
+            hdul[0].header["CTYPE1"] = 5
     out = ["--out", str(tmp_path)] if case == "out is a directory" else []
     assert main(["detect", str(science), "--reference", str(reference), *out]) == 2
     err = capsys.readouterr().err.replace("\n", " ")

@@ -59,22 +59,34 @@ def _value(header: Mapping[str, Any], key: str) -> float:
     return header_value(header, key, math.nan)
 
 
+def fits_header(header: Mapping[str, Any]) -> Any:
+    """An :class:`astropy.io.fits.Header` of the cards a FITS header can hold.
+
+    ``header`` maps keywords to values or ``(value, comment)`` pairs (as
+    :func:`~skytwin.twin.frames.read_fits` returns them); NaN and infinite
+    numbers, non-ASCII strings, other types and keywords over 8 characters
+    are left out, so building the header never fails.
+    """
+    from astropy.io import fits
+
+    hdr = fits.Header()
+    for k, v in header.items():
+        v = v[0] if isinstance(v, tuple) else v
+        if len(k) <= 8 and (isinstance(v, bool) or (isinstance(v, (int, float)) and math.isfinite(v))
+                            or (isinstance(v, str) and v.isascii())):
+            hdr[k] = v
+    return hdr
+
+
 def _wcs_scale(header: Mapping[str, Any]) -> float:
     """Mean pixel scale (arcsec) of the header's celestial WCS; NaN without a usable one."""
     if "CTYPE1" not in header or "CTYPE2" not in header:
         return math.nan
-    from astropy.io import fits
     from astropy.wcs import WCS
     from astropy.wcs.utils import proj_plane_pixel_scales
 
     try:
-        hdr = fits.Header()
-        for k, v in header.items():
-            v = v[0] if isinstance(v, tuple) else v
-            # what a FITS card can hold: a NaN, a non-ASCII string or a long key cannot
-            if len(k) <= 8 and (isinstance(v, bool) or (isinstance(v, (int, float)) and math.isfinite(v))
-                                or (isinstance(v, str) and v.isascii())):
-                hdr[k] = v
+        hdr = fits_header(header)
         # the scale itself must be written down: astropy takes a missing CDELT as 1 degree
         has_cd = any(k in hdr for k in ("CD1_1", "CD1_2")) and any(k in hdr for k in ("CD2_1", "CD2_2"))
         if not has_cd and not ("CDELT1" in hdr and "CDELT2" in hdr):

@@ -72,22 +72,20 @@ def _celestial_wcs(header: Mapping[str, Any], path: str | Path) -> Any:
     FrameError
         WCS keywords astropy cannot make a transformation of.
     """
-    from astropy.io import fits
     from astropy.wcs import FITSFixedWarning, WCS
+
+    from skytwin.agents.frame_header import fits_header
 
     if "CTYPE1" not in header or "CTYPE2" not in header:
         return None
-    hdr = fits.Header()
-    for k, v in header.items():
-        if isinstance(v, (bool, int, float, str)) and len(k) <= 8:
-            hdr[k] = v
+    hdr = fits_header(header)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", FITSFixedWarning)
             w = WCS(hdr, naxis=2)
             # a projection or unit wcslib rejects shows only when the transformation is set up
             w.wcs.set()
-    except (ValueError, MemoryError) as exc:  # astropy's WCS errors are ValueErrors
+    except Exception as exc:  # noqa: BLE001 - mostly ValueErrors; a CTYPE that is no string fails otherwise
         raise FrameError(path, f"unusable WCS in the header: {exc}") from exc
     return w if w.has_celestial else None
 
