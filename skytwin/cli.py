@@ -9,7 +9,8 @@
     skytwin judge FITS... [--json]
     skytwin render SCENARIO --frames N --reference --out DIR
     skytwin detect SCIENCE --reference REF... [--nsigma 5] [--min-p P] [--json] [--out FILE.csv]
-    skytwin export [quality] [detection] [anomaly] --out DIR
+    skytwin export [quality] [detection] [anomaly] --out DIR [--anomaly-weights FILE.pt]
+    skytwin calibrate-anomaly FRAMES... --out FILE.pt [--rate 0.01]
 
 Bad input (a scenario file, a flag) gets one message and exit status 2,
 never a traceback.
@@ -65,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     j = sub.add_parser("judge", help="the shipped quality and anomaly models' verdict on FITS frames")
     j.add_argument("frames", nargs="+", type=Path, help="FITS files (a skytwin frame brings its star catalogue)")
     j.add_argument("--json", action="store_true", help="one JSON object per frame instead of a table")
+    j.add_argument("--anomaly-weights", type=Path, default=None, help="an anomaly model with a site's own threshold (from 'skytwin calibrate-anomaly'); default: the shipped one")
+    ca = sub.add_parser("calibrate-anomaly", help="set the anomaly model's threshold on a site's own normal frames (its false-alarm rate)")
+    ca.add_argument("frames", nargs="+", type=Path, help="FITS frames the site calls normal (at least 1 / RATE of them)")
+    ca.add_argument("--rate", type=real_number(0.0, 0.5, what="a false-alarm rate", open_minimum=True), default=0.01, help="fraction of such frames to flag (default 0.01)")
+    ca.add_argument("--out", type=Path, required=True, help="the weights file to write (.pt)")
     d = sub.add_parser("detect", help="the shipped detection pipeline (subtraction, candidates, real/bogus CNN) on a FITS frame against its reference")
     d.add_argument("science", type=Path, help="the science frame (FITS)")
     d.add_argument("--reference", type=Path, nargs="+", required=True, help="reference frame(s) on the same pixel grid; several are median-stacked")
@@ -75,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="write the shipped models as ONNX for an edge computer, with their cards, a manifest and a parity check")
     x.add_argument("models", nargs="*", metavar="MODEL", help="quality, detection and/or anomaly (default: all three)")
     x.add_argument("--out", type=Path, default=Path("runs/edge"), help="output folder (default: runs/edge)")
+    x.add_argument("--anomaly-weights", type=Path, default=None, help="the anomaly model with a site's own threshold (from 'skytwin calibrate-anomaly'); default: the shipped one")
     from skytwin.training.cli import register as register_training
 
     register_training(sub)  # dataset, train
@@ -101,6 +108,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _cmd_detect(console, args)
         if args.command == "export":
             return _cmd_export(console, err, args)
+        if args.command == "calibrate-anomaly":
+            return _cmd_calibrate_anomaly(console, args)
         if getattr(args, "func", None) is not None:  # training subcommands
             return int(args.func(args) or 0)
     except SkytwinError as exc:
@@ -234,7 +243,7 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
 
     paths = [str(p) for p in args.frames]
     q = quality.load_default().predict(paths)
-    detector = anomaly.load_default()
+    detector = anomaly.load_default() if args.anomaly_weights is None else _anomaly_weights(args.anomaly_weights)
     scores = detector.score(paths)
     rows = []
     for path, label, probs, reason, meas, unjudged, derived, score in zip(
@@ -279,6 +288,39 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
             notes.setdefault(f"{key} = {where}", []).append(Path(r["frame"]).name)
     for note, names in notes.items():
         console.print(f"{note} ({', '.join(names) if len(names) < len(rows) or len(rows) == 1 else 'every frame'})", highlight=False)
+    return 0
+
+
+def _anomaly_weights(path: Path):  # noqa: ANN202 - an AnomalyModel
+    from skytwin.agents.anomaly import AnomalyModel
+
+    if not path.is_file():
+        raise SkytwinError(f"{path}: no such weights file")
+    return AnomalyModel.load(path)
+
+
+def _cmd_calibrate_anomaly(console: Console, args: argparse.Namespace) -> int:
+    """A copy of the shipped anomaly model with the threshold of a site's own normal frames."""
+    import math
+
+    from skytwin.agents import anomaly
+
+    if args.out.is_dir():
+        raise SkytwinError(f"--out {args.out}: is a folder; name the weights file to write")
+    shipped = anomaly.load_default()
+    paths = [str(p) for p in args.frames]
+    site = shipped.calibrated(paths, args.rate, names=[p.name for p in args.frames])
+    allowed = math.floor(args.rate * len(paths) + 1e-9)
+    meta = {"based_on": anomaly.model.WEIGHTS, "threshold": site.threshold, "twin_threshold": shipped.threshold,
+            "threshold_frames": len(paths), "false_alarm_rate": args.rate}
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        site.save(args.out, meta=meta)
+    except OSError as exc:
+        raise SkytwinError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from exc
+    console.print(f"threshold {site.threshold:.3f} (the twin's: {shipped.threshold:.3f}) from {len(paths)} normal frames: "
+                  f"at most {allowed} of them ({args.rate:g}) above it", highlight=False)
+    console.print(f"wrote {args.out}; use it with: skytwin judge FRAMES --anomaly-weights {args.out}", highlight=False, soft_wrap=True)
     return 0
 
 
@@ -346,7 +388,8 @@ def _cmd_export(console: Console, err: Console, args: argparse.Namespace) -> int
     from skytwin.agents.bundle import MANIFEST, MODELS, PARITY_TOLERANCE, write_bundle
 
     models = args.models or list(MODELS)
-    manifest = write_bundle(args.out, models, progress=lambda name: console.print(f"exporting {name} ..."))
+    manifest = write_bundle(args.out, models, progress=lambda name: console.print(f"exporting {name} ..."),
+                            anomaly_weights=args.anomaly_weights)
     table = Table("file", "kB", "inputs (N: batch)", "parity with torch")
     for m in manifest["models"].values():
         worst = max(math.inf if v is None else v for v in m["parity"]["max_abs_diff"].values())

@@ -193,3 +193,21 @@ def test_render_transients_then_detect_finds_the_twins_counterpart(tmp_path: Pat
     text = capsys.readouterr().out
     rows = [json.loads(block) for block in text.replace("}\n{", "}\x00{").split("\x00")]
     assert rows[0]["truth"] == "sn c00" and rows[0]["p_real"] > 0.5
+
+
+def test_calibrate_anomaly_then_judge_with_the_sites_threshold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from skytwin.training.datasets import quality_request
+    from skytwin.training.sites import SITES
+    from skytwin.twin.frames import render_frame, write_fits
+
+    paths = [str(write_fits(render_frame(quality_request(6060, i, SITES, size=128)), tmp_path / f"f{i:02d}.fits")) for i in range(10)]
+    weights = tmp_path / "site" / "anomaly.pt"
+    assert main(["calibrate-anomaly", *paths[:5], "--rate", "0.1", "--out", str(weights)]) == 2
+    assert "at least 10 normal frames" in capsys.readouterr().err
+    assert main(["calibrate-anomaly", *paths, "--rate", "0.1", "--out", str(weights)]) == 0
+    assert "at most 1 of them" in capsys.readouterr().out and weights.is_file()
+    assert main(["judge", *paths, "--json", "--anomaly-weights", str(weights)]) == 0
+    rows = [json.loads(b) for b in capsys.readouterr().out.replace("}\n{", "}\x00{").split("\x00")]
+    assert sum(r["anomalous"] for r in rows) == 1  # the one normal frame the rate lets through
+    assert main(["judge", paths[0], "--anomaly-weights", str(tmp_path / "missing.pt")]) == 2
+    assert "no such weights file" in capsys.readouterr().err

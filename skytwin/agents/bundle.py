@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from skytwin.agents.checkpoint import weights_path
 from skytwin.errors import SkytwinError
 
 MODELS = ("quality", "detection", "anomaly")
@@ -157,7 +158,7 @@ def _quality(out: Path, frames: list[Any]) -> dict[str, Any]:
                              "header or catalogue cannot support (read_calibration(header)."
                              "unjudged; clouds without a catalogue) are set to good and the "
                              "label recombined, as QualityModel.predict does"},
-        "weights": WEIGHTS, "check": check,
+        "weights": weights_path(WEIGHTS), "check": check,
     }
 
 
@@ -179,17 +180,18 @@ def _detection(out: Path, triplets: NDArray[np.float32]) -> dict[str, Any]:
                      "cascade_unsure": UNSURE,
                      "note": f"a single-pass p within ({UNSURE}, {1 - UNSURE}) is replaced by "
                              "the mean over the cutout's 8 orientations"},
-        "weights": WEIGHTS,
+        "weights": weights_path(WEIGHTS),
         "check": ParityCheck(len(triplets), diffs, {"rescored_by_cascade": int(
             ((single > UNSURE) & (single < 1.0 - UNSURE)).sum())}),
     }
 
 
-def _anomaly(out: Path, frames: list[Any]) -> dict[str, Any]:
+def _anomaly(out: Path, frames: list[Any], weights: Path | None = None) -> dict[str, Any]:
     from skytwin.agents.anomaly.features import anomaly_input
-    from skytwin.agents.anomaly.model import WEIGHTS, load_default
+    from skytwin.agents.anomaly.model import WEIGHTS, AnomalyModel
     from skytwin.agents.onnx_export import export_anomaly, run_onnx
-    model = load_default()
+    weights = weights or weights_path(WEIGHTS)  # a site's own threshold: skytwin calibrate-anomaly
+    model = AnomalyModel.load(weights)
     path = export_anomaly(model, out / "anomaly.onnx")
     m, p, g = (np.stack(a) for a in zip(*(anomaly_input(f.image, f.header) for f in frames)))
     check = ParityCheck(len(m), _max_diffs(["score"], run_onnx(path, m=m, p=p, g=g),
@@ -199,32 +201,37 @@ def _anomaly(out: Path, frames: list[Any]) -> dict[str, Any]:
         "outputs": {"score": [-1]},
         "preprocess": "skytwin.agents.anomaly.features.anomaly_input(image, header) -> (m, p, g)",
         "decision": {"rule": "anomalous = score > threshold", "threshold": model.threshold},
-        "weights": WEIGHTS, "check": check,
+        "weights": weights, "check": check,
     }
 
 
-_WRITERS: dict[str, Callable[..., dict[str, Any]]] = {
-    "quality": _quality, "detection": _detection, "anomaly": _anomaly}
 _CARDS = {"quality": "quality_cnn.md", "detection": "detection_cnn.md",
           "anomaly": "anomaly_ae.md"}
 
 
 def write_bundle(out_dir: str | Path, models: Sequence[str] = MODELS,
-                 progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+                 progress: Callable[[str], None] | None = None,
+                 anomaly_weights: str | Path | None = None) -> dict[str, Any]:
     """Write the edge bundle of ``models`` into ``out_dir`` and return its manifest.
+
+    ``anomaly_weights``: an anomaly model with a site's own threshold
+    (:meth:`~skytwin.agents.anomaly.AnomalyModel.calibrated`, ``skytwin
+    calibrate-anomaly``) instead of the shipped one; the threshold is the
+    manifest's, the graph only scores.
 
     Raises
     ------
     SkytwinError
-        An unknown model name, or ``out_dir`` exists and is not a folder or cannot be
-        written.
+        An unknown model name, ``out_dir`` exists and is not a folder or cannot be
+        written, or ``anomaly_weights`` is no file.
     """
-    from skytwin.agents.checkpoint import weights_path
     from skytwin.agents.onnx_export import OPSET
     unknown = [m for m in models if m not in MODELS]
     if unknown or not models:
         raise SkytwinError(f"unknown model {unknown[0]!r}; expected any of {', '.join(MODELS)}"
                            if unknown else "no model to export")
+    if anomaly_weights is not None and not Path(anomaly_weights).is_file():
+        raise SkytwinError(f"{anomaly_weights}: no such anomaly weights file")
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise SkytwinError(f"{out}: exists and is not a folder")
@@ -244,10 +251,14 @@ def write_bundle(out_dir: str | Path, models: Sequence[str] = MODELS,
     for name in dict.fromkeys(models):  # each once, in the order asked
         if progress is not None:
             progress(name)
-        arg = _check_triplets() if name == "detection" else frames
-        entry = _WRITERS[name](out, arg)
+        if name == "detection":
+            entry = _detection(out, _check_triplets())
+        elif name == "anomaly":
+            entry = _anomaly(out, frames, None if anomaly_weights is None else Path(anomaly_weights))
+        else:
+            entry = _quality(out, frames)
         check: ParityCheck = entry.pop("check")
-        weights = weights_path(entry.pop("weights"))
+        weights: Path = entry.pop("weights")
         shutil.copyfile(weights_path(_CARDS[name]), out / f"{name}.md")
         onnx_file = out / f"{name}.onnx"
         manifest["models"][name] = {

@@ -77,3 +77,25 @@ def test_all_failure_modes_apply() -> None:
     for m in FAILURE_MODES:
         out = apply_failure(img, m, np.random.default_rng(2), 1000.0, 5.0)
         assert out.shape == img.shape and not np.array_equal(out, img), m
+
+
+def test_a_sites_threshold_from_its_own_normal_frames(model) -> None:
+    from skytwin.errors import SkytwinError
+    normal = [render_frame(quality_request(4040, i, SITES)) for i in range(20)]
+    site = model.calibrated(normal, false_alarm_rate=0.1)
+    scores = np.sort(model.score(normal))
+    assert site.threshold == pytest.approx(float(scores[-3]))  # at most 2 of 20 above
+    assert (scores > site.threshold).sum() <= 2 and site.threshold != model.threshold
+    assert model.threshold == load_default().threshold  # the shipped model is left as it was
+    # the same autoencoder: failures score as before, judged against the site's threshold
+    rng = np.random.default_rng(1)
+    req = quality_request(4040, 0, SITES)
+    dead = apply_failure(normal[0].image, "light_leak", rng, req.bias_adu,
+                         req.read_noise_e / req.gain_e_per_adu)
+    assert site.score([dead])[0] == model.score([dead])[0] > site.threshold
+    with pytest.raises(SkytwinError, match="at least 100 normal frames"):
+        model.calibrated(normal, false_alarm_rate=0.01)
+    with pytest.raises(SkytwinError, match="cannot count as normal: frame 19"):
+        model.calibrated(normal[:19] + [np.full((16, 16), np.nan)], false_alarm_rate=0.1)
+    with pytest.raises(SkytwinError, match="must lie in"):
+        model.calibrated(normal, false_alarm_rate=0.0)

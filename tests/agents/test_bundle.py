@@ -100,3 +100,18 @@ def test_bad_requests_get_one_message(tmp_path: Path, capsys: pytest.CaptureFixt
     afile.write_text("")
     assert main(["export", "--out", str(afile)]) == 2
     assert "exists and is not a folder" in capsys.readouterr().err
+
+
+def test_a_sites_anomaly_threshold_goes_into_the_manifest(tmp_path: Path) -> None:
+    from skytwin.agents.anomaly import load_default
+    from skytwin.training.datasets import quality_request
+    from skytwin.training.sites import SITES
+    from skytwin.twin.frames import render_frame
+    shipped = load_default()
+    site = shipped.calibrated([render_frame(quality_request(8080, i, SITES, size=128)) for i in range(10)], 0.1)
+    site.save(tmp_path / "site.pt")
+    m = write_bundle(tmp_path / "edge", ["anomaly"], anomaly_weights=tmp_path / "site.pt")["models"]["anomaly"]
+    assert m["decision"]["threshold"] == site.threshold != shipped.threshold
+    assert m["weights"] == "site.pt" and m["weights_sha256"] == sha256(tmp_path / "site.pt")
+    with pytest.raises(SkytwinError, match="no such anomaly weights file"):
+        write_bundle(tmp_path / "edge", ["anomaly"], anomaly_weights=tmp_path / "none.pt")

@@ -41,6 +41,9 @@ bright stars' bleed columns are normal; the wide ones are scored.
 
 from __future__ import annotations
 
+import copy
+import math
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +205,7 @@ class AnomalyModel:
     def score_arrays(self, m: NDArray, p: NDArray, g: NDArray) -> NDArray[np.float32]:
         """Scores of :func:`~skytwin.agents.anomaly.features.anomaly_input` outputs, stacked.
 
-        ``m`` ``(N, 5, 32, 32)``, ``p`` ``(N, 8, 256)``, ``g`` ``(N, 3)``.
+        ``m`` ``(N, 5, 32, 32)``, ``p`` ``(N, 8, 256)``, ``g`` ``(N, 4)``.
         """
         def t(a: NDArray, i: int) -> torch.Tensor:
             return torch.as_tensor(np.asarray(a[i:i + 256], np.float32))
@@ -217,8 +220,7 @@ class AnomalyModel:
 
         A frame that cannot be read or normalised scores ``inf`` (anomalous).
         """
-        items = list(frames) if isinstance(frames, (list, tuple)) or (
-            isinstance(frames, np.ndarray) and frames.ndim == 3) else [frames]
+        items = _items(frames)
         out = np.full(len(items), np.inf, np.float32)
         ins: list[tuple[NDArray, NDArray, NDArray]] = []
         ok = []
@@ -236,6 +238,45 @@ class AnomalyModel:
     def is_anomalous(self, frames: Any) -> NDArray[np.bool_]:
         return self.score(frames) > self.threshold
 
+    def calibrated(self, frames: Any, false_alarm_rate: float = 0.01,
+                   names: Sequence[str] | None = None) -> AnomalyModel:
+        """A copy whose threshold flags ``false_alarm_rate`` of ``frames``, a site's normal frames.
+
+        The stored threshold is the twin's (1% of its normal frames). A real
+        camera's normal frames (its sky, optics, detector) score otherwise,
+        so a site sets its own false-alarm rate from frames its staff call
+        normal: the threshold becomes the smallest score that at most that
+        fraction of them exceeds. Frames the site has never shown (a failure
+        mode) still score on the autoencoder learnt in the twin.
+
+        Raises
+        ------
+        SkytwinError
+            A rate outside (0, 0.5], fewer than ``ceil(1 / false_alarm_rate)``
+            frames (the rate could not be seen), or a frame that cannot be
+            read (it cannot count as normal); ``names`` label the frames in
+            the message (default: their index, or the path).
+        """
+        if not 0.0 < false_alarm_rate <= 0.5:
+            raise SkytwinError(f"false-alarm rate {false_alarm_rate} must lie in (0, 0.5]")
+        items = _items(frames)
+        labels = list(names) if names is not None else [
+            str(f) if isinstance(f, (str, Path)) else f"frame {i}" for i, f in enumerate(items)]
+        need = math.ceil(1.0 / false_alarm_rate - 1e-9)
+        if len(items) < need:
+            raise SkytwinError(f"a {false_alarm_rate:g} false-alarm rate needs at least {need} "
+                               f"normal frames to set it on; got {len(items)}")
+        scores = self.score(items)
+        unreadable = [labels[i] for i in np.flatnonzero(~np.isfinite(scores))]
+        if unreadable:
+            raise SkytwinError(f"{len(unreadable)} frame(s) cannot be read, so cannot count as "
+                               f"normal: {', '.join(unreadable[:5])}")
+        # at most floor(rate * n) of them above it (ties at the threshold are not above)
+        allowed = math.floor(false_alarm_rate * len(scores) + 1e-9)
+        ae = copy.deepcopy(self.ae)
+        ae.threshold.fill_(float(np.sort(scores)[len(scores) - 1 - allowed]))
+        return AnomalyModel(ae)
+
     def predict(self, observation: Any, deterministic: bool = True) -> NDArray[np.bool_]:
         """Policy-protocol alias of :meth:`is_anomalous`."""
         return self.is_anomalous(observation)
@@ -246,6 +287,12 @@ class AnomalyModel:
     @classmethod
     def load(cls, path: str | Path) -> AnomalyModel:
         return cls(load_state(FrameAutoencoder(), path, "anomaly"))  # type: ignore[arg-type]
+
+
+def _items(frames: Any) -> list[Any]:
+    """One frame or many (a list, a tuple, a ``(N, ny, nx)`` stack) as a list."""
+    return list(frames) if isinstance(frames, (list, tuple)) or (
+        isinstance(frames, np.ndarray) and frames.ndim == 3) else [frames]
 
 
 def load_default() -> AnomalyModel:
