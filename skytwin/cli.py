@@ -242,8 +242,9 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
     from skytwin.agents import anomaly, quality
 
     paths = [str(p) for p in args.frames]
-    q = quality.load_default().predict(paths)
+    # a bad weights file is said before the frames are read
     detector = anomaly.load_default() if args.anomaly_weights is None else _anomaly_weights(args.anomaly_weights)
+    q = quality.load_default().predict(paths)
     scores = detector.score(paths)
     rows = []
     for path, label, probs, reason, meas, unjudged, derived, score in zip(
@@ -291,6 +292,19 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_writable(path: Path) -> None:
+    """Make ``path``'s folder and check a file can be written there (an error, not a traceback)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        existed = path.exists()
+        with open(path, "ab"):
+            pass
+        if not existed:
+            path.unlink()  # no empty file left behind if what follows fails
+    except OSError as exc:
+        raise SkytwinError(f"--out {path}: cannot write ({exc.strerror or exc})") from exc
+
+
 def _anomaly_weights(path: Path):  # noqa: ANN202 - an AnomalyModel
     from skytwin.agents.anomaly import AnomalyModel
 
@@ -307,17 +321,27 @@ def _cmd_calibrate_anomaly(console: Console, args: argparse.Namespace) -> int:
 
     if args.out.is_dir():
         raise SkytwinError(f"--out {args.out}: is a folder; name the weights file to write")
+    seen: dict[Path, str] = {}
+    for p in args.frames:  # one frame given twice would count twice towards the rate's minimum
+        key = p.resolve()
+        if key in seen:
+            raise SkytwinError(f"{p}: given more than once (also as {seen[key]}); each normal frame counts once")
+        seen[key] = str(p)
+    _check_writable(args.out)  # before the frames are scored
     shipped = anomaly.load_default()
     paths = [str(p) for p in args.frames]
-    site = shipped.calibrated(paths, args.rate, names=[p.name for p in args.frames])
+    site = shipped.calibrated(paths, args.rate, names=paths)
     allowed = math.floor(args.rate * len(paths) + 1e-9)
-    meta = {"based_on": anomaly.model.WEIGHTS, "threshold": site.threshold, "twin_threshold": shipped.threshold,
+    from skytwin.agents.bundle import sha256
+    from skytwin.agents.checkpoint import weights_path
+
+    meta = {"based_on": anomaly.model.WEIGHTS, "based_on_sha256": sha256(weights_path(anomaly.model.WEIGHTS)),
+            "threshold": site.threshold, "twin_threshold": shipped.threshold,
             "threshold_frames": len(paths), "false_alarm_rate": args.rate}
     try:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
         site.save(args.out, meta=meta)
-    except OSError as exc:
-        raise SkytwinError(f"--out {args.out}: cannot write ({exc.strerror or exc})") from exc
+    except (OSError, RuntimeError) as exc:  # torch.save reports an unwritable file as RuntimeError
+        raise SkytwinError(f"--out {args.out}: cannot write ({exc})") from exc
     console.print(f"threshold {site.threshold:.3f} (the twin's: {shipped.threshold:.3f}) from {len(paths)} normal frames: "
                   f"at most {allowed} of them ({args.rate:g}) above it", highlight=False)
     console.print(f"wrote {args.out}; use it with: skytwin judge FRAMES --anomaly-weights {args.out}", highlight=False, soft_wrap=True)
@@ -388,6 +412,8 @@ def _cmd_export(console: Console, err: Console, args: argparse.Namespace) -> int
     from skytwin.agents.bundle import MANIFEST, MODELS, PARITY_TOLERANCE, write_bundle
 
     models = args.models or list(MODELS)
+    if args.anomaly_weights is not None and "anomaly" not in models:
+        raise SkytwinError("--anomaly-weights is for the anomaly model, which this export leaves out")
     manifest = write_bundle(args.out, models, progress=lambda name: console.print(f"exporting {name} ..."),
                             anomaly_weights=args.anomaly_weights)
     table = Table("file", "kB", "inputs (N: batch)", "parity with torch")

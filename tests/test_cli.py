@@ -211,3 +211,18 @@ def test_calibrate_anomaly_then_judge_with_the_sites_threshold(tmp_path: Path, c
     assert sum(r["anomalous"] for r in rows) == 1  # the one normal frame the rate lets through
     assert main(["judge", paths[0], "--anomaly-weights", str(tmp_path / "missing.pt")]) == 2
     assert "no such weights file" in capsys.readouterr().err
+    # a frame twice counts once; an unwritable --out is said before any frame is read
+    assert main(["calibrate-anomaly", *paths, paths[0], "--rate", "0.1", "--out", str(weights)]) == 2
+    assert "given more than once" in capsys.readouterr().err
+    assert main(["calibrate-anomaly", *paths, "--rate", "0.1", "--out", "/proc/site/anomaly.pt"]) == 2
+    assert "cannot write" in capsys.readouterr().err
+    # the export carries the site's threshold, and says so in the card it copies
+    edge = tmp_path / "edge"
+    assert main(["export", "quality", "--out", str(edge), "--anomaly-weights", str(weights)]) == 2
+    assert "leaves out" in capsys.readouterr().err
+    assert main(["export", "anomaly", "--out", str(edge), "--anomaly-weights", str(weights)]) == 0
+    manifest = json.loads((edge / "manifest.json").read_text())["models"]["anomaly"]
+    from skytwin.agents.anomaly import load_default
+    assert manifest["decision"]["threshold_from"] == {"threshold_frames": 10, "false_alarm_rate": 0.1,
+                                                      "twin_threshold": pytest.approx(load_default().threshold)}
+    assert "a site's own threshold" in (edge / "anomaly.md").read_text()

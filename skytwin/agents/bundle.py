@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from skytwin.agents.checkpoint import weights_path
+from skytwin.agents.checkpoint import load_meta, weights_path
 from skytwin.errors import SkytwinError
 
 MODELS = ("quality", "detection", "anomaly")
@@ -196,13 +196,18 @@ def _anomaly(out: Path, frames: list[Any], weights: Path | None = None) -> dict[
     m, p, g = (np.stack(a) for a in zip(*(anomaly_input(f.image, f.header) for f in frames)))
     check = ParityCheck(len(m), _max_diffs(["score"], run_onnx(path, m=m, p=p, g=g),
                                            [model.score_arrays(m, p, g)]))
-    return {
+    entry = {
         "inputs": {"m": [-1, *m.shape[1:]], "p": [-1, *p.shape[1:]], "g": [-1, *g.shape[1:]]},
         "outputs": {"score": [-1]},
         "preprocess": "skytwin.agents.anomaly.features.anomaly_input(image, header) -> (m, p, g)",
         "decision": {"rule": "anomalous = score > threshold", "threshold": model.threshold},
         "weights": weights, "check": check,
     }
+    if weights != weights_path(WEIGHTS):  # a site's threshold: where it came from
+        meta = load_meta(weights)
+        entry["decision"]["threshold_from"] = {
+            k: meta[k] for k in ("threshold_frames", "false_alarm_rate", "twin_threshold") if k in meta}
+    return entry
 
 
 _CARDS = {"quality": "quality_cnn.md", "detection": "detection_cnn.md",
@@ -259,7 +264,15 @@ def write_bundle(out_dir: str | Path, models: Sequence[str] = MODELS,
             entry = _quality(out, frames)
         check: ParityCheck = entry.pop("check")
         weights: Path = entry.pop("weights")
-        shutil.copyfile(weights_path(_CARDS[name]), out / f"{name}.md")
+        card = weights_path(_CARDS[name]).read_text()
+        site = entry["decision"].get("threshold_from")
+        if site is not None:  # the card's figures are the twin's; say what this bundle's threshold is
+            card += (f"\n## In this bundle: a site's own threshold\n\nThe threshold is "
+                     f"{entry['decision']['threshold']:.4g} (the twin's: {site.get('twin_threshold', math.nan):.4g}), "
+                     f"set with `skytwin calibrate-anomaly` on {site.get('threshold_frames', '?')} of the "
+                     f"site's normal frames for a false-alarm rate of {site.get('false_alarm_rate', '?')} "
+                     f"({weights.name}). The figures above are the twin's.\n")
+        (out / f"{name}.md").write_text(card)
         onnx_file = out / f"{name}.onnx"
         manifest["models"][name] = {
             "file": onnx_file.name, "sha256": sha256(onnx_file),

@@ -65,16 +65,20 @@ def fits_header(header: Mapping[str, Any]) -> Any:
     ``header`` maps keywords to values or ``(value, comment)`` pairs (as
     :func:`~skytwin.twin.frames.read_fits` returns them); NaN and infinite
     numbers, non-ASCII strings, other types and keywords over 8 characters
-    are left out, so building the header never fails.
+    are left out, as is any card astropy refuses (a tab in a string, a key
+    with "="), so building the header never fails.
     """
     from astropy.io import fits
 
     hdr = fits.Header()
     for k, v in header.items():
         v = v[0] if isinstance(v, tuple) else v
-        if len(k) <= 8 and (isinstance(v, bool) or (isinstance(v, (int, float)) and math.isfinite(v))
-                            or (isinstance(v, str) and v.isascii())):
-            hdr[k] = v
+        try:
+            if len(k) <= 8 and (isinstance(v, bool) or (isinstance(v, (int, float)) and math.isfinite(v))
+                                or (isinstance(v, str) and v.isascii())):
+                hdr[k] = v
+        except (ValueError, OverflowError):  # a card FITS cannot hold (or an int beyond a float)
+            continue
     return hdr
 
 

@@ -74,3 +74,10 @@ def test_the_model_judges_a_frame_with_a_zero_scale_without_it() -> None:
     assert res.labels[0] in ("good", "medium", "bad") and not res.reasons[0].startswith("unreadable")
     assert set(res.unjudged[0]) == {"blur", "sky", "clouds"}
     assert math.isnan(res.measurements[0]["fwhm_arcsec"])
+
+
+def test_cards_fits_cannot_hold_are_left_out() -> None:
+    from skytwin.agents.frame_header import fits_header
+    hdr = fits_header({"OBJECT": "a\tb", "A=B": 1, "BIG": 10 ** 400, "NAN": math.nan, "NAME": "Müller",
+                       "LONGKEYWORD": 1, "OK": (1.5, "kept")})
+    assert list(hdr.keys()) == ["OK"] and hdr["OK"] == 1.5

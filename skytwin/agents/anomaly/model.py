@@ -245,9 +245,10 @@ class AnomalyModel:
         The stored threshold is the twin's (1% of its normal frames). A real
         camera's normal frames (its sky, optics, detector) score otherwise,
         so a site sets its own false-alarm rate from frames its staff call
-        normal: the threshold becomes the smallest score that at most that
-        fraction of them exceeds. Frames the site has never shown (a failure
-        mode) still score on the autoencoder learnt in the twin.
+        normal: with ``k = floor(rate x N)`` of the N frames allowed above
+        it, the threshold lies halfway between the k-th and the (k+1)-th
+        highest score. Frames the site has never shown (a failure mode)
+        still score on the autoencoder learnt in the twin.
 
         Raises
         ------
@@ -271,10 +272,13 @@ class AnomalyModel:
         if unreadable:
             raise SkytwinError(f"{len(unreadable)} frame(s) cannot be read, so cannot count as "
                                f"normal: {', '.join(unreadable[:5])}")
-        # at most floor(rate * n) of them above it (ties at the threshold are not above)
+        # at most floor(rate * n) of them above it: halfway between the (k+1)-th and the k-th
+        # highest score (ties are not above), so that a score differing in its last bits (a
+        # frame scored alone, not in a batch) does not cross it
         allowed = math.floor(false_alarm_rate * len(scores) + 1e-9)
+        top = np.sort(scores.astype(np.float64))[::-1]
         ae = copy.deepcopy(self.ae)
-        ae.threshold.fill_(float(np.sort(scores)[len(scores) - 1 - allowed]))
+        ae.threshold.fill_(float(0.5 * (top[allowed] + top[allowed - 1])))
         return AnomalyModel(ae)
 
     def predict(self, observation: Any, deterministic: bool = True) -> NDArray[np.bool_]:
