@@ -189,7 +189,7 @@ def _cmd_render(console: Console, args: argparse.Namespace) -> int:
     from skytwin.scenarios import load_scenario
     from skytwin.twin.network import TwinNetwork
     from skytwin.twin.frames import write_fits
-    from skytwin.twin.pixels import PixelRecorder, render_reference, render_request
+    from skytwin.twin.pixels import PixelRecorder, render_reference, render_request, site_dark_sky_mag
 
     scenario = load_scenario(args.scenario)
     net = TwinNetwork(scenario, seed=args.seed, nights=args.nights)
@@ -220,7 +220,8 @@ def _cmd_render(console: Console, args: argparse.Namespace) -> int:
         shown = ", ".join(f"{n.strip()} {m:.1f}" for n, m in zip(drawn["name"], drawn["mag"])) or "-"
         table.add_row(rec.frame_id, rec.target, rec.filter, f"{rec.fwhm_arcsec:.2f}", "-" if math.isnan(measured) else f"{measured:.2f}", frame.quality, frame.reason or "-", shown)
         if args.reference:
-            write_fits(render_reference(render_request(net, rec, args.size)), args.out / "reference" / f"{rec.frame_id}.fits")
+            req = render_request(net, rec, args.size)
+            write_fits(render_reference(req, dark_sky_mag=site_dark_sky_mag(net, rec, req.band)), args.out / "reference" / f"{rec.frame_id}.fits")
     console.print(table)
     console.print(f"wrote {len(picks)} FITS files (image + TRUTH table) to {args.out}")
     if args.reference:

@@ -28,6 +28,7 @@ import numpy as np
 
 from skytwin.site.types import FrameRecord
 from skytwin.twin.astro import to_iso
+from skytwin.twin.photometry import sky_brightness
 from skytwin.twin.weather import transparency_from_cloud
 from skytwin.twin.frames import MeasureError, RenderedFrame, RenderRequest, frame_catalog, measure_frame, render_frame, write_fits
 from skytwin.twin.candidates import frame_candidates
@@ -111,12 +112,25 @@ REF_FRAMES = 3  # frames median-stacked into a reference (the detection training
 REF_SEEING_ARCSEC = (0.6, 1.3)  # each reference frame's seeing: the training references' range
 
 
-def render_reference(req: RenderRequest, frames: int = REF_FRAMES) -> RenderedFrame:
+def site_dark_sky_mag(net: "TwinNetwork", rec: FrameRecord, band: str) -> float:
+    """The site's sky in ``band`` on a moonless night after twilight, at the frame's airmass (mag/arcsec^2).
+
+    What a site's references are stacked from: its own dark sky, light pollution included
+    (the scenario's ``sky_dark_mag_arcsec2``), not a dark site's.
+    """
+    dark_v = net.sites[rec.site].cfg.climate.sky_dark_mag_arcsec2
+    # no Sun, no Moon: the extinction coefficient only enters the moonlight
+    return sky_brightness(band, dark_v, -90.0, 0.0, 180.0, -90.0, rec.alt_deg, 0.0, max(rec.airmass, 1.0))
+
+
+def render_reference(req: RenderRequest, frames: int = REF_FRAMES,
+                     dark_sky_mag: float | None = None) -> RenderedFrame:
     """The reference image of ``req``'s field, on its pixel grid (module docstring).
 
     The frame's own stars and galaxies (:func:`~skytwin.twin.frames.frame_catalog`),
-    pointing, camera, exposure and airmass; the band's dark sky (or the
-    frame's, where darker: no Moon, no twilight); clear, round, in focus,
+    pointing, camera, exposure and airmass; a dark sky, ``dark_sky_mag``
+    (the site's: :func:`site_dark_sky_mag`) or else the band's at a dark
+    site, or the frame's where darker (no Moon, no twilight); clear, round, in focus,
     without transients, trails or a bright-star ghost, each of the
     ``frames`` renders in a seeing drawn from :data:`REF_SEEING_ARCSEC` (as
     the detection model's training references: the best nights of a site)
@@ -129,8 +143,10 @@ def render_reference(req: RenderRequest, frames: int = REF_FRAMES) -> RenderedFr
         raise ValueError(f"frames must be >= 1, got {frames}")
     catalog = frame_catalog(req)
     rng = stream(req.seed, "reference", req.frame_id)
-    # a reference is stacked from dark nights: the band's dark sky, unless the frame's is darker
-    sky = max(req.sky_mag_arcsec2, DARK_SKY_MAG.get(req.band, req.sky_mag_arcsec2))
+    # a reference is stacked from dark nights: the site's (or a dark site's) sky, unless the
+    # frame's is darker
+    dark = dark_sky_mag if dark_sky_mag is not None else DARK_SKY_MAG.get(req.band, req.sky_mag_arcsec2)
+    sky = max(req.sky_mag_arcsec2, dark)
     base = req.with_(ellipticity=0.0, defocus_arcsec=0.0, trail_arcsec=0.0, transparency=1.0,
                      cloud_patchiness=0.0, cloud_gradient=0.0, transients=(), satellite_rate=0.0,
                      aircraft_rate=0.0, bright_star_mag=math.nan, sky_mag_arcsec2=sky,

@@ -203,3 +203,25 @@ def test_an_alerts_counterpart_is_drawn_in_its_follow_up_frames() -> None:
     found = sum(bool(render_request(net, r, 100_000).transients) for r in too)
     # a gravitational-wave tile holds the counterpart with probability 0.1 (survey frames: 0.03 x SNR cut)
     assert 0.04 * len(too) < found < 0.2 * len(too)
+
+
+def test_a_reference_is_stacked_from_the_sites_own_dark_sky() -> None:
+    from skytwin.twin.frames import RenderRequest
+    from skytwin.twin.photometry import SKY_COLOUR
+    from skytwin.twin.pixels import render_reference, render_request, site_dark_sky_mag
+
+    net, records = _night("one_site_night")
+    rec = records[0]
+    band = render_request(net, rec, 128).band
+    dark_v = net.sites[rec.site].cfg.climate.sky_dark_mag_arcsec2
+    # the site's dark V sky in the band, brighter toward the horizon (airglow)
+    assert site_dark_sky_mag(net, rec, band) == pytest.approx(dark_v + SKY_COLOUR[band] - 0.3 * (rec.airmass - 1.0))
+    req = RenderRequest(ra_deg=40.0, dec_deg=-20.0, nx=96, ny=96, pixel_scale_arcsec=0.7, seed=9,
+                        seeing_arcsec=1.6, frame_id="s", band="r", sky_mag_arcsec2=16.0)
+    dark_site, polluted = render_reference(req), render_reference(req, dark_sky_mag=19.0)
+    # a light-polluted site's reference: a brighter, noisier sky than a dark site's (r 21.1)
+    assert background(polluted.image)[0] > background(dark_site.image)[0]
+    assert background(polluted.image)[1] > 1.5 * background(dark_site.image)[1]
+    # never brighter than the frame's own sky
+    assert render_reference(req, dark_sky_mag=12.0).image.mean() == pytest.approx(
+        render_reference(req.with_(sky_mag_arcsec2=16.0), dark_sky_mag=16.0).image.mean())
