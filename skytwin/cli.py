@@ -316,9 +316,8 @@ def _anomaly_weights(path: Path):  # noqa: ANN202 - an AnomalyModel
 
 def _cmd_calibrate_anomaly(console: Console, args: argparse.Namespace) -> int:
     """A copy of the shipped anomaly model with the threshold of a site's own normal frames."""
-    import math
-
     from skytwin.agents import anomaly
+    from skytwin.agents.anomaly.model import false_alarms_allowed
 
     if args.out.is_dir():
         raise SkytwinError(f"--out {args.out}: is a folder; name the weights file to write")
@@ -332,7 +331,7 @@ def _cmd_calibrate_anomaly(console: Console, args: argparse.Namespace) -> int:
     shipped = anomaly.load_default()
     paths = [str(p) for p in args.frames]
     site = shipped.calibrated(paths, args.rate, names=paths)
-    allowed = math.floor(args.rate * len(paths) + 1e-9)
+    allowed = false_alarms_allowed(args.rate, len(paths))
     from skytwin.agents.bundle import sha256
     from skytwin.agents.checkpoint import weights_path
 
@@ -403,7 +402,6 @@ def _print_candidates(console: Console, rows: list, title: str, with_truth: bool
         sky = ["-", "-"] if math.isnan(r.ra) else [f"{r.ra:.5f}", f"{r.dec:+.5f}"]
         table.add_row(str(r.x), str(r.y), *sky, f"{r.snr:.1f}", f"{r.probability:.3f}", *([r.truth] if with_truth else []))
     console.print(table)
-
 
 
 def _cmd_export(console: Console, err: Console, args: argparse.Namespace) -> int:

@@ -275,7 +275,7 @@ class AnomalyModel:
         # at most floor(rate * n) of them above it: halfway between the (k+1)-th and the k-th
         # highest score (ties are not above), so that a score differing in its last bits (a
         # frame scored alone, not in a batch) does not cross it
-        allowed = math.floor(false_alarm_rate * len(scores) + 1e-9)
+        allowed = false_alarms_allowed(false_alarm_rate, len(scores))
         top = np.sort(scores.astype(np.float64))[::-1]
         ae = copy.deepcopy(self.ae)
         ae.threshold.fill_(float(0.5 * (top[allowed] + top[allowed - 1])))
@@ -291,6 +291,11 @@ class AnomalyModel:
     @classmethod
     def load(cls, path: str | Path) -> AnomalyModel:
         return cls(load_state(FrameAutoencoder(), path, "anomaly"))  # type: ignore[arg-type]
+
+
+def false_alarms_allowed(rate: float, n: int) -> int:
+    """How many of ``n`` normal frames a threshold set for ``rate`` leaves above it: floor(rate n)."""
+    return math.floor(rate * n + 1e-9)  # 1e-9: 0.1 x 30 is 3, not 2.9999...
 
 
 def _items(frames: Any) -> list[Any]:
