@@ -126,6 +126,27 @@ def median(a: NDArray, axis: int | None = None) -> Any:
     return med
 
 
+def nanmedian_last(a: NDArray) -> NDArray:
+    """``np.nanmedian(a, axis=-1)`` for float input, the same numbers, by one vectorised sort.
+
+    numpy's ``nanmedian`` along an axis calls a Python function per row
+    (``apply_along_axis``): ~50 us for each of a cutout's rows, which made
+    the statistics of 100,000 training cutouts take a minute. NaN sort last,
+    so the middle of each row's finite part is read off directly; an even
+    count averages its two middle values in ``a``'s dtype, as ``np.median``
+    does; a row of NaN gives NaN (without numpy's warning).
+    """
+    a = np.asarray(a)
+    if a.dtype not in (np.float32, np.float64):
+        raise TypeError(f"nanmedian_last takes float32 or float64, not {a.dtype}")
+    srt = np.sort(a, axis=-1)
+    n = a.shape[-1] - np.count_nonzero(np.isnan(srt), axis=-1)
+    lo = np.take_along_axis(srt, np.maximum((n - 1) // 2, 0)[..., None], -1)[..., 0]
+    hi = np.take_along_axis(srt, np.maximum(n // 2, 0)[..., None], -1)[..., 0]
+    med = (lo + hi) / a.dtype.type(2)  # odd counts: (x + x) / 2 is x exactly
+    return np.where(n > 0, med, a.dtype.type(np.nan))
+
+
 def robust_stats(arr: NDArray, max_samples: int = 16384) -> tuple[float, float]:
     """Median and MAD-based sigma of the finite pixels of a strided subsample.
 
@@ -359,8 +380,8 @@ def cutout_stats(arr: NDArray[np.float32]) -> tuple[NDArray[np.float32], NDArray
     flat = arr.reshape(n, 3, -1)
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN cutouts
-        med = np.nanmedian(flat, axis=2)
-        mad = 1.4826 * np.nanmedian(np.abs(flat - med[..., None]), axis=2)
+        med = nanmedian_last(flat)
+        mad = 1.4826 * nanmedian_last(np.abs(flat - med[..., None]))
     med = np.nan_to_num(med, nan=0.0)
     # the difference's noise sets its scale; its level is ~0 by construction
     sig = np.where(np.isfinite(mad) & (mad > 0), mad, np.nan)

@@ -13,6 +13,7 @@ sizes, a constant frame, an all-NaN frame).
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -346,6 +347,31 @@ def test_median_equals_numpys_to_the_bit() -> None:
             assert np.array_equal(a, before, equal_nan=True)  # sorted a copy, not ``a``
             assert np.array_equal(got, want, equal_nan=True)
             assert np.asarray(got).dtype == np.asarray(want).dtype
+
+
+def test_nanmedian_last_equals_numpys_to_the_bit() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        shape = tuple(rng.integers(1, 12, rng.integers(1, 4)))
+        a = rng.normal(100, 30, shape) * rng.choice([1, 1e3, 1e-3], shape)
+        a[rng.random(shape) < rng.choice([0.0, 0.3, 0.9])] = np.nan
+        if rng.random() < 0.2:
+            a[..., 0] = np.nan  # a row may be all NaN
+        if rng.random() < 0.3:
+            a = np.round(a)  # ties
+        if rng.random() < 0.1:
+            a[rng.random(shape) < 0.1] = np.inf
+        a = a.astype(rng.choice([np.float32, np.float64]))
+        before = a.copy()
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # numpy warns on all-NaN rows
+            want = np.nanmedian(a, axis=-1)
+        got = pre.nanmedian_last(a)
+        assert np.array_equal(a, before, equal_nan=True)
+        assert np.array_equal(got, want, equal_nan=True)
+        assert got.dtype == np.asarray(want).dtype
+    with pytest.raises(TypeError):
+        pre.nanmedian_last(np.arange(5))
 
 
 @pytest.mark.parametrize("shape", [(64, 64), (128, 64), (256, 256), (200, 230), (1024, 1024),
