@@ -36,7 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[ty
     d.add_argument("kind", choices=("quality", "detection"))
     d.add_argument("--out", type=Path, required=True, help="output folder")
     d.add_argument("--n", type=_count, default=None,
-                   help="frames (quality, default 8000) or fields (detection, default 600)")
+                   help="frames (quality, default 8000) or fields (detection, default 3500)")
     d.add_argument("--seed", type=_seed, default=0, help="seed (default 0)")
     d.add_argument("--workers", type=_count, default=2, help="processes (default 2)")
     d.set_defaults(func=cmd_dataset)

@@ -32,6 +32,20 @@ def seed_everything(seed: int, threads: int = 2) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
+def cpu_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AMX or AVX-512 BF16).
+
+    There autocast to bfloat16 trains the small CNNs ~3x faster on two cores;
+    elsewhere bfloat16 is emulated and slower than float32.
+    """
+    try:
+        with open("/proc/cpuinfo") as fh:
+            flags = next((ln for ln in fh if ln.startswith("flags")), "").split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 @contextmanager
 def progress_bar(total: int, description: str, quiet: bool = False
                  ) -> Iterator[Callable[[int], None]]:

@@ -148,7 +148,7 @@ class DetectionModel:
         with torch.inference_mode():
             for i in range(0, len(x), self.batch_size):
                 out[i:i + self.batch_size] = self.prob(
-                    torch.as_tensor(x[i:i + self.batch_size])).numpy()
+                    torch.as_tensor(x[i:i + self.batch_size])).float().numpy()  # bf16 autocast
         return out
 
     __call__ = score
