@@ -134,16 +134,23 @@ def nanmedian_last(a: NDArray) -> NDArray:
     the statistics of 100,000 training cutouts take a minute. NaN sort last,
     so the middle of each row's finite part is read off directly; an even
     count averages its two middle values in ``a``'s dtype, as ``np.median``
-    does; a row of NaN gives NaN (without numpy's warning).
+    does; a row of NaN, or an empty last axis, gives NaN (without numpy's
+    warning). Equal values may come out as the other one of them: ``-0.0``
+    where numpy gives ``0.0``, as :func:`median` too. An odd count's middle
+    value is returned as it is (numpy's float32 path overflows to inf for a
+    value above half the float32 range).
     """
     a = np.asarray(a)
     if a.dtype not in (np.float32, np.float64):
         raise TypeError(f"nanmedian_last takes float32 or float64, not {a.dtype}")
+    if a.shape[-1] == 0:
+        return np.full(a.shape[:-1], np.nan, a.dtype)
     srt = np.sort(a, axis=-1)
     n = a.shape[-1] - np.count_nonzero(np.isnan(srt), axis=-1)
     lo = np.take_along_axis(srt, np.maximum((n - 1) // 2, 0)[..., None], -1)[..., 0]
     hi = np.take_along_axis(srt, np.maximum(n // 2, 0)[..., None], -1)[..., 0]
-    med = (lo + hi) / a.dtype.type(2)  # odd counts: (x + x) / 2 is x exactly
+    with np.errstate(over="ignore"):  # two huge middle values overflow as in numpy's mean
+        med = np.where(n % 2 == 1, lo, (lo + hi) / a.dtype.type(2))
     return np.where(n > 0, med, a.dtype.type(np.nan))
 
 

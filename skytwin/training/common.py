@@ -35,7 +35,7 @@ def seed_everything(seed: int, threads: int = 2) -> torch.Generator:
 def cpu_bf16() -> bool:
     """Whether this CPU multiplies bfloat16 in hardware (AMX or AVX-512 BF16).
 
-    There autocast to bfloat16 trains the small CNNs ~3x faster on two cores;
+    There autocast to bfloat16 trains the real/bogus CNN ~2.7x faster on two cores;
     elsewhere bfloat16 is emulated and slower than float32.
     """
     try:

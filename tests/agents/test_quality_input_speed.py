@@ -370,6 +370,14 @@ def test_nanmedian_last_equals_numpys_to_the_bit() -> None:
         assert np.array_equal(a, before, equal_nan=True)
         assert np.array_equal(got, want, equal_nan=True)
         assert got.dtype == np.asarray(want).dtype
+    # an odd count's middle value is returned as it is, where (x + x) / 2 would overflow
+    # (numpy's own float32 path gives inf there); two huge middle values overflow as in numpy
+    for dt, big in ((np.float32, 3e38), (np.float64, 1.7e308)):
+        a = np.array([[big, big, 1.0], [big, big, np.nan], [np.nan, np.nan, np.nan]], dt)
+        got = pre.nanmedian_last(a)
+        assert got[0] == dt(big) and got[1] == np.inf and np.isnan(got[2])
+    assert pre.nanmedian_last(np.zeros((3, 0), np.float32)).shape == (3,)
+    assert np.isnan(pre.nanmedian_last(np.zeros((3, 0), np.float32))).all()
     with pytest.raises(TypeError):
         pre.nanmedian_last(np.arange(5))
 

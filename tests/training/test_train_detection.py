@@ -36,6 +36,19 @@ def test_same_seed_same_weights(few_fields, tmp_path, bf16):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_bf16_is_used_and_weights_are_saved_plain(few_fields, tmp_path):
+    """bfloat16 training takes another path than float32 (other weights), and either
+    saves contiguous float32 tensors, as a loaded model holds them."""
+    states = []
+    for bf16 in (False, True):
+        train(seed=0, n_fields=4, epochs=2, out=tmp_path / str(bf16), data_path=few_fields,
+              quiet=True, threads=1, ship=False, bf16=bf16)
+        states.append(_state(tmp_path / str(bf16)))
+    assert not all(torch.equal(states[0][k], states[1][k]) for k in states[0])
+    for st in states:
+        assert all(t.dtype == torch.float32 and t.is_contiguous() for t in st.values())
+
+
 def test_another_seed_other_weights(few_fields, tmp_path):
     for seed in (0, 1):
         train(seed=seed, n_fields=4, epochs=1, out=tmp_path / str(seed), data_path=few_fields,
