@@ -13,9 +13,9 @@ difference flux as a fraction of the template source's.
 
 It then asks whether anything physical separates the LSSTCam reals from the
 HSC bogus (AUC of each measure, real as the positive class), and what AUC
-the goal's two classes allow a scorer that orders every LSSTCam bogus below
-every real but cannot tell the HSC bogus from the reals (pair AUC 0.5), and
-which pair AUC it would need to reach 0.9.
+the goal's two classes give a scorer that orders every LSSTCam bogus below
+every real but ranks the HSC bogus against the reals at random (pair AUC
+0.5), and which pair AUC it would need to reach 0.9.
 """
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def main() -> None:
     n_b = n_lb + n_hb
     res["auc_bound_if_hsc_bogus_unseparated"] = (n_lb + 0.5 * n_hb) / n_b
     res["pair_auc_needed_for_0_9"] = (0.9 * n_b - n_lb) / n_hb
-    print(f"Best AUC of a scorer perfect on LSSTCam bogus that cannot tell HSC bogus from reals: "
+    print(f"AUC of a scorer perfect on LSSTCam bogus that ranks HSC bogus against reals at random: "
           f"{res['auc_bound_if_hsc_bogus_unseparated']:.3f}; "
           f"0.9 needs a pair AUC of {res['pair_auc_needed_for_0_9']:.3f}")
     print(json.dumps({k: (round(v, 5) if isinstance(v, float) else v) for k, v in res.items()}))
