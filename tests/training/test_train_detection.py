@@ -22,28 +22,35 @@ def _state(out):
     return torch.load(out / "detection_cnn.pt", map_location="cpu", weights_only=True)["state_dict"]
 
 
+@pytest.fixture(scope="module")
+def twice(few_fields, tmp_path_factory):
+    """Two runs of seed 0 in each precision: ``{bf16: [(metrics, state), (metrics, state)]}``."""
+    out = tmp_path_factory.mktemp("runs")
+    runs = {}
+    for bf16 in (False, True):
+        runs[bf16] = []
+        for name in ("a", "b"):
+            d = out / f"{bf16}{name}"
+            m = train(seed=0, n_fields=4, epochs=2, out=d, data_path=few_fields,
+                      quiet=True, threads=1, ship=False, bf16=bf16)
+            runs[bf16].append((m, _state(d)))
+    return runs
+
+
 @pytest.mark.parametrize("bf16", [False, True])
-def test_same_seed_same_weights(few_fields, tmp_path, bf16):
-    runs = []
-    for name in ("a", "b"):
-        m = train(seed=0, n_fields=4, epochs=2, out=tmp_path / name, data_path=few_fields,
-                  quiet=True, threads=1, ship=False, bf16=bf16)
+def test_same_seed_same_weights(twice, bf16):
+    for m, _ in twice[bf16]:
         assert m["bf16"] is bf16
         assert np.isfinite(m["test"].get("auc", 0.5)) and m["n_candidates"] > 20
-        runs.append(_state(tmp_path / name))
-    a, b = runs
+    (_, a), (_, b) = twice[bf16]
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
-def test_bf16_is_used_and_weights_are_saved_plain(few_fields, tmp_path):
+def test_bf16_is_used_and_weights_are_saved_plain(twice):
     """bfloat16 training takes another path than float32 (other weights), and either
     saves contiguous float32 tensors, as a loaded model holds them."""
-    states = []
-    for bf16 in (False, True):
-        train(seed=0, n_fields=4, epochs=2, out=tmp_path / str(bf16), data_path=few_fields,
-              quiet=True, threads=1, ship=False, bf16=bf16)
-        states.append(_state(tmp_path / str(bf16)))
+    states = [twice[False][0][1], twice[True][0][1]]
     assert not all(torch.equal(states[0][k], states[1][k]) for k in states[0])
     for st in states:
         assert all(t.dtype == torch.float32 and t.is_contiguous() for t in st.values())
