@@ -153,6 +153,14 @@ def test_detect_warns_when_the_kernel_rests_on_too_few_stars(tmp_path: Path, cap
     assert "too few stars for a fitted kernel" in capsys.readouterr().out.replace("\n", " ")
 
 
+def test_detect_warns_when_the_kernel_rests_on_hot_pixels(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # two stars and many hot pixels, which science and reference share
+    science, reference, _ = _detect_pair(tmp_path, n_stars=2, n_galaxies=0, hot_pixel_fraction=2e-3)
+    assert main(["detect", str(science), "--reference", str(reference)]) == 0
+    text = " ".join(capsys.readouterr().out.split())  # the console wraps its lines
+    assert "the kernel rests on hot pixels or cosmic rays, not stars" in text and "too few stars" not in text
+
+
 @pytest.mark.parametrize(
     "case, needle",
     [

@@ -152,6 +152,23 @@ def test_a_kernel_fitted_on_few_faint_stars_keeps_the_flux_scale() -> None:
     assert np.mean(errors) < 0.05
 
 
+def test_the_subtraction_counts_which_kernel_stamps_are_stars() -> None:
+    from skytwin.agents.detection.subtract import star_shaped, subtract
+    rng = np.random.default_rng(12)
+    pos = rng.uniform(30, SIZE - 30, (4, 2))
+    ref = _field(rng, pos, 3.0, 40000.0, 3.0)
+    sci = _field(rng, pos, 4.0, 40000.0, 3.0)
+    clean = subtract(sci, ref)
+    assert clean.n_stamps == clean.n_star_stamps == 4
+    # hot pixels: single bright pixels that both images share (a stack keeps them)
+    hot = rng.integers(20, SIZE - 20, (30, 2))
+    for im in (ref, sci):
+        im[hot[:, 1], hot[:, 0]] += 2000.0
+    assert not star_shaped(ref, hot[:, 1], hot[:, 0]).any()
+    sub = subtract(sci, ref)
+    assert sub.n_stamps > 20 and sub.n_star_stamps <= 4
+
+
 def test_a_hot_pixel_on_a_star_does_not_make_a_blurred_frame_sharp() -> None:
     from skytwin.agents.detection.subtract import subtract
     rng = np.random.default_rng(10)

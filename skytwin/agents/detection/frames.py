@@ -158,11 +158,15 @@ class FrameDetection:
         s = self.subtraction
         fwhm = "/".join("?" if not math.isfinite(f) else f"{f:.1f}"
                         for f in (s.fwhm_science, s.fwhm_reference))
-        line = (f"subtraction: {s.convolved} convolved, kernel fitted on {s.n_stamps} stars, "
-                f"FWHM science/reference {fwhm} pixels")
+        line = (f"subtraction: {s.convolved} convolved, kernel fitted on {s.n_stamps} stamps "
+                f"({s.n_star_stamps} of them stars), FWHM science/reference {fwhm} pixels")
         if s.n_stamps < MIN_KERNEL_STAMPS:
             line += (" -- too few stars for a fitted kernel (a plain blur, no flux scaling): "
                      "residuals of stars may score as real")
+        elif s.n_star_stamps < MIN_KERNEL_STAMPS:
+            line += (" -- the kernel rests on hot pixels or cosmic rays, not stars: its shape "
+                     "and flux scale come from them and may not fit the stars, whose residuals "
+                     "may score as real")
         return line
 
 

@@ -83,6 +83,25 @@ class Subtraction:
     # the reference's sources on the difference's flux scale and PSF (background 0):
     # where subtraction residuals and source noise can arise (candidates.noise_ratio_map)
     template: NDArray[np.float32]
+    # stamps of the fit that are stars (:func:`star_shaped`); the rest are hot pixels,
+    # which science and reference share, or cosmic rays of a sharper science frame: in a
+    # sparse field they can outnumber the stars and then set the kernel's shape and scale
+    n_star_stamps: int = 0
+
+
+STAR_SIDE = 0.1  # a star's four neighbours of its peak each hold more than this of it
+
+
+def star_shaped(image: NDArray, ys: NDArray, xs: NDArray) -> NDArray[np.bool_]:
+    """Whether the peaks ``(ys, xs)`` (not on the edge) have light on all four sides.
+
+    The test of :func:`star_peaks`: a single-pixel peak (a hot pixel, which a stack keeps,
+    or a cosmic-ray hit) fails it.
+    """
+    ys, xs = np.asarray(ys, np.intp), np.asarray(xs, np.intp)
+    side = np.minimum(np.minimum(image[ys - 1, xs], image[ys + 1, xs]),
+                      np.minimum(image[ys, xs - 1], image[ys, xs + 1]))
+    return side > STAR_SIDE * image[ys, xs]
 
 
 def star_peaks(image: NDArray, sigma: float, saturation: float = np.inf, max_stars: int = 30,
@@ -101,7 +120,7 @@ def star_peaks(image: NDArray, sigma: float, saturation: float = np.inf, max_sta
     side = np.minimum(np.minimum(pad[:-2, 1:-1], pad[2:, 1:-1]),
                       np.minimum(pad[1:-1, :-2], pad[1:-1, 2:]))
     peaks = ((sub == mx) & (sub > nsigma * sigma) & (image < 0.8 * saturation)
-             & (side > 0.1 * sub))
+             & (side > STAR_SIDE * sub))
     ys, xs = np.nonzero(peaks[5:-5, 5:-5])
     order = np.argsort(-sub[ys + 5, xs + 5])[:max_stars]
     return ys[order] + 5, xs[order] + 5
@@ -230,8 +249,13 @@ def _correlate_full(img: NDArray, kernel: NDArray) -> NDArray[np.float32]:
 
 def fit_kernel(sharp: NDArray[np.float32], blur: NDArray[np.float32], sigma: float,
                saturation: float, match_sigma: float, half: int
-               ) -> tuple[NDArray[np.float64], float, int]:
-    """Least-squares kernel (and background) so that ``sharp (x) K + bg ~= blur``."""
+               ) -> tuple[NDArray[np.float64], float, int, int]:
+    """Least-squares kernel (and background) so that ``sharp (x) K + bg ~= blur``.
+
+    Returns the kernel, the background, the number of stamps the fit kept and how many
+    of them are :func:`star_shaped` (the others: hot pixels, which both images share, or
+    cosmic rays in a sharp science frame).
+    """
     hs = max(half, 6)
     centres = _stamp_centres(sharp, sigma, saturation, hs + half + 1, hs)
     basis = basis_kernels(match_sigma, half,
@@ -240,7 +264,7 @@ def fit_kernel(sharp: NDArray[np.float32], blur: NDArray[np.float32], sigma: flo
         # too few stars: a plain Gaussian blur of the matching width, no flux scaling
         yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
         k = np.exp(-(xx ** 2 + yy ** 2) / (2 * max(match_sigma, 0.3) ** 2))
-        return k / k.sum(), 0.0, 0
+        return k / k.sum(), 0.0, 0, 0
     r = half + hs
     patches = np.stack([sharp[y - r:y + r + 1, x - r:x + r + 1] for y, x in centres])
     targets = np.stack([blur[y - hs:y + hs + 1, x - hs:x + hs + 1] for y, x in centres])
@@ -266,7 +290,9 @@ def fit_kernel(sharp: NDArray[np.float32], blur: NDArray[np.float32], sigma: flo
             break
         keep = new
     kernel = np.tensordot(coef[:nk], basis, axes=1)
-    return kernel, float(coef[nk]), int(keep.sum())
+    ys, xs = np.array(centres).T
+    stars = int(star_shaped(sharp, ys, xs)[keep].sum())
+    return kernel, float(coef[nk]), int(keep.sum()), stars
 
 
 PLATEAU_PIXELS = 4  # a maximum that this many pixels share is a clipped (saturated) level
@@ -334,7 +360,7 @@ def subtract(science: NDArray, reference: NDArray, saturation: float | None = No
     s_sharp, s_blur = min(fs_, fr_) / 2.3548, max(fs_, fr_) / 2.3548
     match = math.sqrt(max(s_blur ** 2 - s_sharp ** 2, 0.0))
     half = int(np.clip(math.ceil(3.0 * max(BASIS_WIDTHS[-1] * max(match, 0.5), 1.0)), 3, 12))
-    kernel, bg, nst = fit_kernel(sharp, blur, sig_sharp, sat_sharp, match, half)
+    kernel, bg, nst, n_stars = fit_kernel(sharp, blur, sig_sharp, sat_sharp, match, half)
     conv = _correlate_full(sharp, kernel) + np.float32(bg)
     diff = (s0 - conv) if not sci_sharper else (conv - r0)
     bad = ~np.isfinite(sci) | ~np.isfinite(ref)
@@ -347,7 +373,7 @@ def subtract(science: NDArray, reference: NDArray, saturation: float | None = No
     template = (conv - np.float32(bg)) if not sci_sharper else r0
     return Subtraction(diff.astype(np.float32), noise, kernel.astype(np.float32),
                        "science" if sci_sharper else "reference", fs, fr, nst, ls, lr,
-                       template.astype(np.float32))
+                       template.astype(np.float32), n_stars)
 
 
 def stack_reference(frames: list[NDArray]) -> NDArray[np.float32]:
