@@ -164,9 +164,9 @@ class FrameDetection:
             line += (" -- too few stars for a fitted kernel (a plain blur, no flux scaling): "
                      "residuals of stars may score as real")
         elif s.n_star_stamps < MIN_KERNEL_STAMPS:
-            line += (" -- the kernel rests on hot pixels or cosmic rays, not stars: its shape "
-                     "and flux scale come from them and may not fit the stars, whose residuals "
-                     "may score as real")
+            line += (f" -- the kernel rests on hot pixels or cosmic rays, not stars (under "
+                     f"{MIN_KERNEL_STAMPS}): its shape and flux scale come from them and may "
+                     "not fit the stars, whose residuals may score as real")
         return line
 
 
