@@ -116,14 +116,13 @@ def star_peaks(image: NDArray, sigma: float, saturation: float = np.inf, max_sta
     """
     sub = np.nan_to_num(image, nan=0.0)
     mx = ndimage.maximum_filter(sub, size=7)
-    pad = np.pad(sub, 1)
-    side = np.minimum(np.minimum(pad[:-2, 1:-1], pad[2:, 1:-1]),
-                      np.minimum(pad[1:-1, :-2], pad[1:-1, 2:]))
-    peaks = ((sub == mx) & (sub > nsigma * sigma) & (image < 0.8 * saturation)
-             & (side > STAR_SIDE * sub))
+    peaks = (sub == mx) & (sub > nsigma * sigma) & (image < 0.8 * saturation)
     ys, xs = np.nonzero(peaks[5:-5, 5:-5])
-    order = np.argsort(-sub[ys + 5, xs + 5])[:max_stars]
-    return ys[order] + 5, xs[order] + 5
+    ys, xs = ys + 5, xs + 5
+    star = star_shaped(sub, ys, xs)
+    ys, xs = ys[star], xs[star]
+    order = np.argsort(-sub[ys, xs])[:max_stars]
+    return ys[order], xs[order]
 
 
 def fwhm_estimate(image: NDArray, level: float, sigma: float, saturation: float = np.inf,
