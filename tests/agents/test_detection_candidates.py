@@ -169,6 +169,38 @@ def test_the_subtraction_counts_which_kernel_stamps_are_stars() -> None:
     assert sub.n_stamps > 20 and sub.n_star_stamps <= 4
 
 
+def _sparse_pair(star_ratio: float) -> tuple[np.ndarray, np.ndarray]:
+    """A sparse field (two bright stars, fifteen faint sources) with 40 hot pixels that
+    science and reference share at one level (equal exposure times): the science's
+    sources at ``star_ratio`` of the reference's (clouds), in poorer seeing."""
+    rng = np.random.default_rng(14)
+    bright = rng.uniform(30, SIZE - 30, (2, 2))
+    faint = rng.uniform(15, SIZE - 15, (15, 2))
+    hot = rng.integers(15, SIZE - 15, (40, 2))
+    ref = _field(rng, bright, 3.0, 40000.0, 3.0) + _field(rng, faint, 3.0, 600.0, 0.0) - 100
+    sci = (_field(rng, bright, 4.0, star_ratio * 40000.0, 3.0)
+           + _field(rng, faint, 4.0, star_ratio * 600.0, 0.0) - 100)
+    for im in (ref, sci):
+        im[hot[:, 1], hot[:, 0]] += 3000.0
+    return sci, ref
+
+
+def test_a_kernel_on_hot_pixels_takes_its_flux_scale_from_the_sources() -> None:
+    from skytwin.agents.detection.subtract import subtract
+    sub = subtract(*_sparse_pair(0.7))
+    assert sub.n_star_stamps < 3 and sub.n_stamps > 20  # the fit rests on the hot pixels
+    # their ratio is the exposure times' (1.0); the sources' is the clouds' too (0.7)
+    assert sub.kernel.sum() == pytest.approx(0.7, abs=0.07)
+
+
+def test_sources_brighter_than_the_hot_pixels_do_not_raise_the_flux_scale() -> None:
+    from skytwin.agents.detection.subtract import subtract
+    # clouds only dim the science: sources brighter than the exposure times allow are
+    # variables (or a brightening), not the frame's scale
+    sub = subtract(*_sparse_pair(1.3))
+    assert sub.kernel.sum() == pytest.approx(1.0, abs=0.1)
+
+
 def test_a_hot_pixel_on_a_star_does_not_make_a_blurred_frame_sharp() -> None:
     from skytwin.agents.detection.subtract import subtract
     rng = np.random.default_rng(10)
