@@ -22,8 +22,8 @@ Method (Alard & Lupton 1998, "A method for optimal image subtraction"):
 * the coefficients are a least-squares fit over stamps around up to 40
   bright, unsaturated, isolated stars; stamps whose residual is an outlier
   (over 3 robust sigmas) are dropped and the fit is repeated once;
-* where under three of the kept stamps are stars (a sparse field: the rest are hot
-  pixels, which both images share), the kernel's flux scale is checked against the
+* where a fitted kernel's kept stamps hold under three stars (a sparse field: the rest
+  are hot pixels, which both images share), its flux scale is checked against the
   reference's sources over 8 sigma, faint stars and galaxies included: the median of
   their 7 x 7 box-sum ratios, blurred image over convolved sharp one, rescales it. The
   hot pixels give the exposure times' ratio and clouds only dim the science (the
@@ -307,14 +307,15 @@ SCALE_BOX = 3  # half-side (pixels) of the box each source's flux ratio is taken
 
 
 def _flux_scale(model: NDArray, target: NDArray, at: tuple[NDArray, NDArray]) -> float | None:
-    """The median over the sources ``at`` of the least-squares scale of ``model`` (the sharp
-    image convolved with the kernel) on ``target`` (the blurred image less the fitted
-    background); None from under :data:`MIN_SCALE_SOURCES`.
+    """The median over the sources ``at`` of the ratio of box sums, ``target`` (the blurred
+    image less the fitted background) over ``model`` (the sharp image convolved with the
+    kernel); None from under :data:`MIN_SCALE_SOURCES`.
 
     A kernel fitted on hot pixels takes their ratio, the exposure times', and misses the
-    clouds': in the twin it over-subtracted stars by a median 20% (up to 60%), and their
-    negative residuals scored as fading stars. The median over many sources, faint stars
-    and galaxies included, is not moved by the few that vary.
+    clouds': in the twin it over-subtracted stars by a median 13% (a twentieth of frames
+    by more than half), and their negative residuals scored as fading stars. The median
+    over many sources, faint stars and galaxies included, is little moved by the few
+    that vary.
     """
     ys, xs = at
     h = SCALE_BOX
@@ -325,7 +326,7 @@ def _flux_scale(model: NDArray, target: NDArray, at: tuple[NDArray, NDArray]) ->
     ratios = []
     for y, x in zip(ys[ok], xs[ok]):
         # box sums, not a least-squares scale: where the model is the convolved science its
-        # noise would bias such a scale low (a median 7% here, a tenth of frames by half)
+        # noise biases such a scale low (in the twin a median 7%, a quarter of frames 40%)
         m = float(model[y - h:y + h + 1, x - h:x + h + 1].sum())
         if m > 0:
             ratios.append(float(target[y - h:y + h + 1, x - h:x + h + 1].sum()) / m)
@@ -400,7 +401,7 @@ def subtract(science: NDArray, reference: NDArray, saturation: float | None = No
     half = int(np.clip(math.ceil(3.0 * max(BASIS_WIDTHS[-1] * max(match, 0.5), 1.0)), 3, 12))
     kernel, bg, nst, n_stars = fit_kernel(sharp, blur, sig_sharp, sat_sharp, match, half)
     conv = _correlate_full(sharp, kernel)
-    if n_stars < MIN_KERNEL_STAMPS:
+    if nst >= MIN_KERNEL_STAMPS and n_stars < MIN_KERNEL_STAMPS:  # fitted on hot pixels
         scale = _flux_scale(conv, blur - np.float32(bg),
                             star_peaks(r0, sr, sat_r, max_stars=SCALE_SOURCES, nsigma=8.0))
         # the hot pixels give the exposure times' ratio, and clouds only dim the science
