@@ -165,8 +165,9 @@ class FrameDetection:
                      "residuals of stars may score as real")
         elif s.n_star_stamps < MIN_KERNEL_STAMPS:
             line += (f" -- the kernel rests on hot pixels or cosmic rays, not stars (under "
-                     f"{MIN_KERNEL_STAMPS}): its shape and flux scale come from them and may "
-                     "not fit the stars, whose residuals may score as real")
+                     f"{MIN_KERNEL_STAMPS}): its shape comes from them and may not fit the "
+                     "stars (its flux scale is checked against the reference's fainter "
+                     "sources), whose residuals may score as real")
         return line
 
 
