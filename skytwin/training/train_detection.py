@@ -13,9 +13,10 @@ the shipped weights and scores are float32); augmentation per batch:
 rotations by 90 degrees, flips, the centre jittered by up to 2 pixels, and
 (10% of cutouts) a random edge band set to "no data", as for cutouts at a
 frame's edge. The epoch with the best validation AUC minus FPR at 1% FNR
-is kept. 3500 fields and not more: with 2000 the benchmark's FPR at 1% FNR was 0.0041-0.0151 over four
-seeds (0.0075-0.0266 with 1000); the data (~0.2 s a field on two cores) and
-training must fit the 20 minutes a retrain may take. Metrics on the test split
+is kept. 3500 fields and not more: with 2000 the benchmark's FPR at 1% FNR
+was 0.0041-0.0151 over four seeds (0.0075-0.0266 with 1000); the data
+(~0.2 s a field on two cores) and training must fit the 20 minutes a
+retrain may take. Metrics on the test split
 and the held-out sites: AUC, false-positive rate at 1% false-negative rate,
 and the same for the threshold baseline
 (:func:`skytwin.agents.detection.candidates.baseline_score`).

@@ -301,7 +301,9 @@ def fit_kernel(sharp: NDArray[np.float32], blur: NDArray[np.float32], sigma: flo
     return kernel, float(coef[nk]), int(keep.sum()), stars
 
 
-SCALE_SOURCES = 60  # the reference's sources over 8 sigma that check a kernel's flux scale
+# the reference's fainter sources (up to FAINT_MAX over FAINT_NSIGMA): stacked for a FWHM
+# where single stars cannot be measured, and checking a kernel's flux scale
+FAINT_MAX, FAINT_NSIGMA = 60, 8.0
 MIN_SCALE_SOURCES = 5  # fewest such sources for the check
 SCALE_BOX = 3  # half-side (pixels) of the box each source's flux ratio is taken over
 
@@ -321,8 +323,6 @@ def _flux_scale(model: NDArray, target: NDArray, at: tuple[NDArray, NDArray]) ->
     h = SCALE_BOX
     ny, nx = model.shape
     ok = (ys >= h) & (ys < ny - h) & (xs >= h) & (xs < nx - h)
-    if ok.sum() < MIN_SCALE_SOURCES:
-        return None
     ratios = []
     for y, x in zip(ys[ok], xs[ok]):
         # box sums, not a least-squares scale: where the model is the convolved science its
@@ -383,9 +383,10 @@ def subtract(science: NDArray, reference: NDArray, saturation: float | None = No
     fr = _median_fwhm(r0, *stars)
     # the science at the reference's stars (the stack has no cosmic rays)
     fs = fwhm_estimate(s0, 0.0, ss, sat_s, at=stars)
+    faint: tuple[NDArray[np.intp], NDArray[np.intp]] | None = None
     if not (math.isfinite(fr) and math.isfinite(fs)):
         # stars too faint or broad one by one (poor seeing, sparse field): stack them
-        faint = star_peaks(r0, sr, sat_r, max_stars=60, nsigma=8.0)
+        faint = star_peaks(r0, sr, sat_r, max_stars=FAINT_MAX, nsigma=FAINT_NSIGMA)
         fr = fr if math.isfinite(fr) else _stacked_fwhm(r0, *faint, sr)
         fs = fs if math.isfinite(fs) else _stacked_fwhm(s0, *faint, ss)
     fr_ = fr if math.isfinite(fr) else 3.0
@@ -402,8 +403,9 @@ def subtract(science: NDArray, reference: NDArray, saturation: float | None = No
     kernel, bg, nst, n_stars = fit_kernel(sharp, blur, sig_sharp, sat_sharp, match, half)
     conv = _correlate_full(sharp, kernel)
     if nst >= MIN_KERNEL_STAMPS and n_stars < MIN_KERNEL_STAMPS:  # fitted on hot pixels
-        scale = _flux_scale(conv, blur - np.float32(bg),
-                            star_peaks(r0, sr, sat_r, max_stars=SCALE_SOURCES, nsigma=8.0))
+        if faint is None:
+            faint = star_peaks(r0, sr, sat_r, max_stars=FAINT_MAX, nsigma=FAINT_NSIGMA)
+        scale = _flux_scale(conv, blur - np.float32(bg), faint)
         # the hot pixels give the exposure times' ratio, and clouds only dim the science
         # (the reference is a stack of clear frames): its sources may lower the convolved
         # reference's scale, or raise the convolved science's, never the other way (a few
