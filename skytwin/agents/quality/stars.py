@@ -169,11 +169,15 @@ def _fourier_shift(stamps: NDArray[np.float64], fx: NDArray, fy: NDArray
     The phase ramp is separable, so the shift is one along y and one along x,
     each a circulant matrix (:func:`_shift_matrices`): two small batched
     matrix products cost less than the FFTs of 33-pixel stamps (33 = 3 x 11).
+    They run in float32, the image's own precision (a few 1e-7 of a stamp's
+    peak), in half the time of float64.
     """
-    ny, nx = stamps.shape[-2:]
-    my = _shift_matrices(np.asarray(fy, float), ny)
-    mx = _shift_matrices(np.asarray(fx, float), nx)
-    return my @ stamps @ mx.transpose(0, 2, 1)
+    n = len(stamps)
+    m = _shift_matrices(np.concatenate([np.asarray(fy, float), np.asarray(fx, float)]),
+                        stamps.shape[-1]).astype(np.float32)  # square stamps: one build for both
+    # the transposed x matrices made contiguous: a strided operand slows the batched product
+    out = m[:n] @ stamps.astype(np.float32) @ np.ascontiguousarray(m[n:].transpose(0, 2, 1))
+    return out.astype(np.float64)
 
 
 def _shift_matrices(f: NDArray[np.float64], n: int) -> NDArray[np.float64]:
