@@ -155,7 +155,7 @@ def plain_background_model(arr, block=8):
 
 
 def plain_catalogue_transparency(arr, phot, rad, sigma, gain, header):
-    use, stamps, ix, iy, fx, fy, expected, mags, stars = phot
+    use, stamps, border, ix, iy, fx, fy, expected, mags, stars = phot
     reach = rad + 4.0
     near = np.flatnonzero(stars.mag < mags[use].max() + stars_mod.BLEND_DMAG)
     dx = (ix[use] + fx[use])[:, None] - stars.x[None, near]
@@ -170,10 +170,13 @@ def plain_catalogue_transparency(arr, phot, rad, sigma, gain, header):
     dy = off[None, :, None] - fy[use, None, None]
     dx = off[None, None, :] - fx[use, None, None]
     aperture = dx ** 2 + dy ** 2 <= rad ** 2
-    flux = (stamps[use] * aperture).sum(axis=(1, 2))
     coef, _, _ = plain_background_model(arr)
-    xr = (ix[use] - nx / 2) / (nx / 2)
-    yr = (iy[use] - ny / 2) / (ny / 2)
+    xr = (ix[use] + fx[use] - nx / 2) / (nx / 2)
+    yr = (iy[use] + fy[use] - ny / 2) / (ny / 2)
+    # the stamps with their own background put back, less the model's
+    sky = coef[0] + coef[1] * xr + coef[2] * yr + coef[3] * (xr ** 2 + yr ** 2)
+    raw = stamps[use] + (border[use] - sky)[:, None, None]
+    flux = (raw * aperture).sum(axis=(1, 2))
     flat = 1.0 + coef[3] / max(coef[0] - header_value(header, "BIASLEV", 0.0), 1e-6) \
         * (xr ** 2 + yr ** 2)
     f_exp = np.maximum(expected[use], 1e-12)
