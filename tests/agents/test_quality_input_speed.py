@@ -139,8 +139,8 @@ def plain_background_model(arr, block=8):
     cut = sub[:by * block, :bx * block].reshape(by, block, bx, block)
     med = np.median(cut, axis=(1, 3)).ravel().astype(np.float64)
     yy, xx = np.mgrid[0:by, 0:bx]
-    xc = ((xx.ravel() + 0.5) * block * step - nx / 2) / (nx / 2)
-    yc = ((yy.ravel() + 0.5) * block * step - ny / 2) / (ny / 2)
+    xc = ((xx.ravel() * block + (block - 1) / 2) * step - nx / 2) / (nx / 2)
+    yc = ((yy.ravel() * block + (block - 1) / 2) * step - ny / 2) / (ny / 2)
     design = np.stack([np.ones_like(xc), xc, yc, xc ** 2 + yc ** 2], axis=1)
     keep = np.ones(med.size, bool)
     coef = np.array([float(np.median(med)), 0.0, 0.0, 0.0])
