@@ -132,16 +132,19 @@ def plain_half_max_diameter(stack, closing=1):
 
 def plain_background_model(arr, block=8):
     ny, nx = arr.shape
-    step = max(1, max(ny, nx) // 128)
+    step = max(1, min(max(ny, nx) // 128, min(ny, nx) // block))
     sub = arr[::step, ::step]
     sy, sx = sub.shape
-    by, bx = max(1, sy // block), max(1, sx // block)
-    cut = sub[:by * block, :bx * block].reshape(by, block, bx, block)
+    hy, hx = min(block, sy), min(block, sx)
+    by, bx = sy // hy, sx // hx
+    cut = sub[:by * hy, :bx * hx].reshape(by, hy, bx, hx)
     med = np.median(cut, axis=(1, 3)).ravel().astype(np.float64)
     yy, xx = np.mgrid[0:by, 0:bx]
-    xc = ((xx.ravel() * block + (block - 1) / 2) * step - nx / 2) / (nx / 2)
-    yc = ((yy.ravel() * block + (block - 1) / 2) * step - ny / 2) / (ny / 2)
+    xc = ((xx.ravel() * hx + (hx - 1) / 2) * step - nx / 2) / (nx / 2)
+    yc = ((yy.ravel() * hy + (hy - 1) / 2) * step - ny / 2) / (ny / 2)
     design = np.stack([np.ones_like(xc), xc, yc, xc ** 2 + yc ** 2], axis=1)
+    design[:, 2] *= by > 1
+    design[:, 1] *= bx > 1
     keep = np.ones(med.size, bool)
     coef = np.array([float(np.median(med)), 0.0, 0.0, 0.0])
     for _ in range(2):

@@ -69,6 +69,36 @@ def test_background_model_recovers_the_flat_falloff():
     assert coef == pytest.approx([500.0, 20.0, 0.0, -40.0], abs=1.5)
 
 
+@pytest.mark.parametrize("shape", [(40, 2000), (2000, 40), (5, 300), (3, 3)])
+def test_background_model_of_narrow_frames(shape):
+    # a stride over the long side must not leave the short side shorter than a block
+    ny, nx = shape
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    along = (xx - nx / 2) / (nx / 2) if nx >= ny else (yy - ny / 2) / (ny / 2)
+    img = (500.0 + 60.0 * along).astype(np.float32)  # a slope along the long side
+    coef, xc, yc = background_model(img)
+    assert np.isfinite(coef).all() and xc.size == yc.size >= 1
+    if min(shape) >= 5:  # the model where stars would be (one row of blocks: y is not fitted)
+        for py, px in ((ny // 2, nx // 4), (ny // 3, nx - 3)):
+            xr, yr = (px - nx / 2) / (nx / 2), (py - ny / 2) / (ny / 2)
+            sky = coef[0] + coef[1] * xr + coef[2] * yr + coef[3] * (xr ** 2 + yr ** 2)
+            assert sky == pytest.approx(float(img[py, px]), abs=1.0)
+
+
+def test_quality_of_a_narrow_frame_with_a_catalogue():
+    from skytwin.agents.quality import load_default
+    rng = np.random.default_rng(2)
+    img = rng.normal(1400.0, 20.0, (40, 2000)).astype(np.float32)
+    x, y = rng.uniform(20, 1980, 30), np.full(30, 20.0)
+    for xi in x:
+        img += (1e4 * _gauss_pix(xi, 20.0, 1.5, 1.5, n=2000)[:40]).astype(np.float32)
+    header = {"PIXSCALE": 0.5, "GAIN": GAIN, "EXPTIME": EXPTIME, "MAGZERO": MAGZERO,
+              "BIASLEV": BIAS, "SATURATE": 1e12}
+    res = load_default().predict(img, headers=[header],
+                                 stars=[ReferenceStars(x, y, np.full(30, 15.0))])
+    assert res.labels[0] in ("good", "medium", "bad")
+
+
 @pytest.mark.parametrize("size", [256, 512, 1024])
 def test_background_model_is_evaluated_where_its_blocks_lie(size):
     # the stars' sky is the model at their pixel positions: a steep plane must come back at the

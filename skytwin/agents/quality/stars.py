@@ -136,20 +136,26 @@ def background_model(arr: NDArray[np.float32], block: int = 8
     """
     ny, nx = arr.shape
     # a strided subsample of at most ~128 x 128 pixels: the sky varies slowly, and the
-    # per-block medians stay cheap on any frame size
-    step = max(1, max(ny, nx) // 128)
+    # per-block medians stay cheap on any frame size; the stride keeps a block's height (or
+    # width) on a narrow frame, and a frame narrower than a block gets blocks its own size
+    step = max(1, min(max(ny, nx) // 128, min(ny, nx) // block))
     sub = arr[::step, ::step]
     sy, sx = sub.shape
-    by, bx = max(1, sy // block), max(1, sx // block)
-    cut = sub[:by * block, :bx * block].reshape(by, block, bx, block)
-    med = median(cut.transpose(0, 2, 1, 3).reshape(by * bx, block * block), axis=1)
+    hy, hx = min(block, sy), min(block, sx)
+    by, bx = sy // hy, sx // hx
+    cut = sub[:by * hy, :bx * hx].reshape(by, hy, bx, hx)
+    med = median(cut.transpose(0, 2, 1, 3).reshape(by * bx, hy * hx), axis=1)
     med = med.astype(np.float64)
     yy, xx = np.mgrid[0:by, 0:bx]
     # a block's subsampled pixels lie at full-frame pixels (block * i + 0 .. block - 1) * step:
     # its centre, in the pixel-index coordinates the stars' positions use
-    xc = ((xx.ravel() * block + (block - 1) / 2) * step - nx / 2) / (nx / 2)
-    yc = ((yy.ravel() * block + (block - 1) / 2) * step - ny / 2) / (ny / 2)
+    xc = ((xx.ravel() * hx + (hx - 1) / 2) * step - nx / 2) / (nx / 2)
+    yc = ((yy.ravel() * hy + (hy - 1) / 2) * step - ny / 2) / (ny / 2)
     design = np.stack([np.ones_like(xc), xc, yc, xc ** 2 + yc ** 2], axis=1)
+    # one row (or column) of blocks: no slope across it to fit; the least squares give the
+    # zeroed column a zero coefficient, so the sky does not tilt where nothing was measured
+    design[:, 2] *= by > 1
+    design[:, 1] *= bx > 1
     keep = np.ones(med.size, bool)
     coef = np.array([float(median(med)), 0.0, 0.0, 0.0])
     for _ in range(2):  # one refit without the blocks a star or trail lifts
