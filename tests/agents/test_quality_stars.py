@@ -14,6 +14,8 @@ from skytwin.agents.quality.stars import (ReferenceStars, background_model, half
 
 SIZE = 256
 BIAS, SKY, GAIN, EXPTIME, MAGZERO = 1000.0, 400.0, 1.0, 60.0, 1.0e9
+HEADER = {"PIXSCALE": 0.5, "GAIN": GAIN, "EXPTIME": EXPTIME, "MAGZERO": MAGZERO,
+          "BIASLEV": BIAS, "SATURATE": 1e12}
 
 
 def _gauss_pix(x0: float, y0: float, sx: float, sy: float, n: int = SIZE) -> np.ndarray:
@@ -40,8 +42,7 @@ def _frame(transparency: float, sigma_px: float = 2.0, q: float = 1.0, vignettin
     flat = 1.0 - vignetting * r2 / r2.max()
     img = (img + SKY) * flat
     img = rng.poisson(img).astype(np.float64) / GAIN + BIAS
-    header = {"PIXSCALE": 0.5, "GAIN": GAIN, "EXPTIME": EXPTIME, "MAGZERO": MAGZERO,
-              "BIASLEV": BIAS, "SATURATE": 1e12}
+    header = dict(HEADER)
     return img.astype(np.float32), header, ReferenceStars(x, y, mag)
 
 
@@ -92,8 +93,7 @@ def test_quality_of_a_narrow_frame_with_a_catalogue():
     x, y = rng.uniform(20, 1980, 30), np.full(30, 20.0)
     for xi in x:
         img += (1e4 * _gauss_pix(xi, 20.0, 1.5, 1.5, n=2000)[:40]).astype(np.float32)
-    header = {"PIXSCALE": 0.5, "GAIN": GAIN, "EXPTIME": EXPTIME, "MAGZERO": MAGZERO,
-              "BIASLEV": BIAS, "SATURATE": 1e12}
+    header = dict(HEADER)
     res = load_default().predict(img, headers=[header],
                                  stars=[ReferenceStars(x, y, np.full(30, 15.0))])
     assert res.labels[0] in ("good", "medium", "bad")
@@ -186,7 +186,6 @@ def test_without_a_zero_point_the_catalogue_still_gives_a_psf():
     assert m.fwhm_arcsec == pytest.approx(2.3548 * 2.0 * 0.5, rel=0.1) and math.isnan(m.transparency)
 
 
-
 def test_faint_broad_stars_transparency_is_not_swamped_by_the_stamp_border():
     # faint stars of FWHM 7 pixels: the aperture is the stamp's 16 pixels (800 pixels of sky).
     # The median of a stamp's 128 border pixels would add ~26% noise to each star (a scatter of
@@ -203,8 +202,7 @@ def test_faint_broad_stars_transparency_is_not_swamped_by_the_stamp_border():
             img += MAGZERO * EXPTIME * 10 ** (-0.4 * m) * t * _gauss_pix(xi, yi, 3.0, 3.0)
         # read noise in floats, as the twin's frames (a median of whole ADU is quantised)
         img = (rng.poisson(img) + rng.normal(0.0, 5.0, img.shape)) / GAIN + BIAS
-        header = {"PIXSCALE": 0.5, "GAIN": GAIN, "EXPTIME": EXPTIME, "MAGZERO": MAGZERO,
-                  "BIASLEV": BIAS, "SATURATE": 1e12}
+        header = dict(HEADER)
         m = _measure(img.astype(np.float32), header, ReferenceStars(x, y, mag))
         ratios.append(m.transparency / t)
     assert np.std(ratios) < 0.06
