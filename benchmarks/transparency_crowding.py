@@ -3,9 +3,10 @@
     python benchmarks/transparency_crowding.py      # a table, then one JSON line
 
 Each star's flux is measured above the frame's background model
-(:func:`skytwin.agents.quality.stars.catalogue_transparency`). The model's
-block medians take in the stars' own light, the more the more broad stars
-crowd the frame; this measures by how much. Frames as in
+(:func:`skytwin.agents.quality.stars.catalogue_transparency`). Block medians
+would take in the stars' own light, the more the more broad stars crowd the
+frame; the model leaves a disc around each catalogue source out of them,
+and this measures what is left of that bias. Frames as in
 ``tests/agents/test_quality_stars.py``: 256², sky 400 e- per pixel, faint
 stars (16.5-17.5 mag) of a Gaussian PSF at random places, transparency 0.7,
 six frames per row; printed is the measured over the true transparency

@@ -130,7 +130,13 @@ def plain_half_max_diameter(stack, closing=1):
     return 2.0 * math.sqrt(max(area, 0.0) / math.pi)
 
 
-def plain_background_model(arr, block=8):
+def plain_disc_mask(discs, step, ny, nx):
+    yy, xx = np.mgrid[0:ny, 0:nx] * step
+    d2 = (xx[None] - discs.x[:, None, None]) ** 2 + (yy[None] - discs.y[:, None, None]) ** 2
+    return (d2 <= discs.radius[:, None, None] ** 2).any(axis=0)
+
+
+def plain_background_model(arr, block=8, sources=None):
     ny, nx = arr.shape
     step = max(1, min(max(ny, nx) // 128, min(ny, nx) // block))
     sub = arr[::step, ::step]
@@ -139,25 +145,35 @@ def plain_background_model(arr, block=8):
     by, bx = sy // hy, sx // hx
     cut = sub[:by * hy, :bx * hx].reshape(by, hy, bx, hx)
     med = np.median(cut, axis=(1, 3)).ravel().astype(np.float64)
+    if sources is not None and len(sources.x):
+        lit = plain_disc_mask(sources, step, by * hy, bx * hx).reshape(by, hy, bx, hx)
+        sky = (~lit).sum(axis=(1, 3)).ravel() >= stars_mod.MIN_BLOCK_SKY * hy * hx
+        if sky.sum() >= 8:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # blocks all disc
+                med = np.nanmedian(np.where(lit, np.nan, cut.astype(np.float32)),
+                                   axis=(1, 3)).ravel().astype(np.float64)
+            med[~sky] = np.nan
     yy, xx = np.mgrid[0:by, 0:bx]
     xc = ((xx.ravel() * hx + (hx - 1) / 2) * step - nx / 2) / (nx / 2)
     yc = ((yy.ravel() * hy + (hy - 1) / 2) * step - ny / 2) / (ny / 2)
     design = np.stack([np.ones_like(xc), xc, yc, xc ** 2 + yc ** 2], axis=1)
     design[:, 2] *= by > 1
     design[:, 1] *= bx > 1
-    keep = np.ones(med.size, bool)
-    coef = np.array([float(np.median(med)), 0.0, 0.0, 0.0])
+    keep = np.isfinite(med)
+    coef = np.array([float(np.median(med[keep])), 0.0, 0.0, 0.0])
     for _ in range(2):
         if keep.sum() < 8:
             break
         coef = np.linalg.lstsq(design[keep], med[keep], rcond=None)[0]
         resid = med - design @ coef
         mad = 1.4826 * np.median(np.abs(resid[keep])) + 1e-6
-        keep = np.abs(resid) < 3.0 * mad
+        with np.errstate(invalid="ignore"):
+            keep = np.abs(resid) < 3.0 * mad
     return coef, xc, yc
 
 
-def plain_catalogue_transparency(arr, phot, rad, sigma, gain, header):
+def plain_catalogue_transparency(arr, phot, rad, sigma, gain, header, fwhm_px=None):
     use, stamps, border, ix, iy, fx, fy, expected, mags, stars = phot
     reach = rad + 4.0
     near = np.flatnonzero(stars.mag < mags[use].max() + stars_mod.BLEND_DMAG)
@@ -173,7 +189,11 @@ def plain_catalogue_transparency(arr, phot, rad, sigma, gain, header):
     dy = off[None, :, None] - fy[use, None, None]
     dx = off[None, None, :] - fx[use, None, None]
     aperture = dx ** 2 + dy ** 2 <= rad ** 2
-    coef, _, _ = plain_background_model(arr)
+    adu_mag0 = header_value(header, "MAGZERO", math.nan) * header_value(header, "EXPTIME", math.nan) \
+        / gain
+    discs = stars_mod.source_discs(stars, adu_mag0, rad / 2.5 if fwhm_px is None else fwhm_px,
+                                   sigma)
+    coef, _, _ = plain_background_model(arr, sources=discs)
     xr = (ix[use] + fx[use] - nx / 2) / (nx / 2)
     yr = (iy[use] + fy[use] - ny / 2) / (ny / 2)
     # the stamps with their own background put back, less the model's
@@ -483,6 +503,31 @@ def test_half_max_diameter_equals_the_plain_one() -> None:
         for closing in (1, 3):
             assert stars_mod.half_max_diameter(stack, closing) == \
                 plain_half_max_diameter(stack, closing)
+
+
+def test_disc_mask_equals_the_dense_distance_test() -> None:
+    # discs of every size, on and off the frame by up to their radius and beyond
+    rng = np.random.default_rng(12)
+    for _ in range(200):
+        ny, nx = (int(v) for v in rng.integers(5, 60, 2))
+        step, n = int(rng.integers(1, 9)), int(rng.integers(1, 40))
+        discs = stars_mod.SourceDiscs(rng.uniform(-20, nx * step + 20, n),
+                                      rng.uniform(-20, ny * step + 20, n), rng.uniform(0.1, 25, n))
+        assert np.array_equal(stars_mod._disc_mask(discs, step, ny, nx),
+                              plain_disc_mask(discs, step, ny, nx))
+
+
+def test_background_model_with_discs_equals_the_plain_one() -> None:
+    rng = np.random.default_rng(7)
+    for _ in range(10):
+        ny, nx = (int(v) for v in rng.integers(60, 1100, 2))
+        img = rng.normal(1000, 10, (ny, nx)).astype(np.float32) \
+            + np.linspace(0, 50, nx, dtype=np.float32)
+        n = int(rng.integers(1, 300))
+        discs = stars_mod.SourceDiscs(rng.uniform(0, nx, n), rng.uniform(0, ny, n),
+                                      rng.uniform(1, 30, n))
+        assert np.allclose(stars_mod.background_model(img, sources=discs)[0],
+                           plain_background_model(img, sources=discs)[0], rtol=0, atol=1e-9)
 
 
 def test_background_model_equals_the_plain_one() -> None:

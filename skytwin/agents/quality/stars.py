@@ -29,8 +29,11 @@ are used (the three brightest in any case).
   flux the catalogue magnitude predicts, each star first divided by the
   frame's vignetting at its position (a ``a + b x + c y + d r^2`` fit to
   block medians of the background: the radial term is the flat field's
-  fall-off, the plane the sky's gradient). A background the model does not
-  follow (a nebula) biases the stars on it; the trim leaves a few out.
+  fall-off, the plane the sky's gradient). The block medians leave out a
+  disc around every catalogue source (:func:`source_discs`): in a crowded
+  field of broad stars their light would lift the sky under each star, and
+  over a large aperture take much of its flux. A background the model does
+  not follow (a nebula) biases the stars on it; the trim leaves a few out.
 
 The stacked stars are those nearest the frame centre (field curvature
 broadens the outer ones; the frame's seeing is quoted on axis).
@@ -51,7 +54,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from skytwin.agents.preprocess import header_value, median, upsample
+from skytwin.agents.preprocess import header_value, median, nanmedian_last, upsample
 from skytwin.agents.quality import masks
 from skytwin.twin.frames.psf import core_ellipticity
 
@@ -66,6 +69,11 @@ BLEND_DMAG = 2.5  # a neighbour fainter than this (mag) adds under 10% to a star
 TRIM = 0.1  # weight fraction cut from each end of the stars' flux ratios
 PHOT_FLOOR = 0.03  # relative error added to each star's photometry: a Gaia-based catalogue's (3%)
 UPSAMPLE = 3  # the stack is measured on pixels this many times finer (odd: keeps the centre)
+# the background model leaves out each catalogue source's light down to this many sigma of the
+# pixel noise (a Gaussian of the stack's FWHM, the radius times DISC_WINGS for the PSF's wings,
+# galaxies twice as wide), at most DISC_MAX_PIX from it
+DISC_LEVEL, DISC_WINGS, DISC_MAX_PIX = 0.3, 1.3, 2 * STAMP
+MIN_BLOCK_SKY = 0.25  # a background block with less of its pixels off the discs is not used
 
 
 @dataclass(frozen=True)
@@ -126,13 +134,75 @@ class StarMeasurement:
     snr: float  # peak over the noise of the stack's border
 
 
-def background_model(arr: NDArray[np.float32], block: int = 8
+class SourceDiscs(NamedTuple):
+    """Discs around catalogue sources (pixels), whose light the background model leaves out."""
+
+    x: NDArray[np.float64]
+    y: NDArray[np.float64]
+    radius: NDArray[np.float64]
+
+
+def source_discs(stars: ReferenceStars, adu_mag0: float, fwhm_px: float, sigma: float
+                 ) -> SourceDiscs:
+    """Where each catalogue source's predicted light is above :data:`DISC_LEVEL` sigma.
+
+    ``adu_mag0``: ADU of a magnitude-0 source on the frame; ``fwhm_px``: the
+    stack's FWHM; ``sigma``: the pixel noise (ADU). A Gaussian of peak ``p``
+    and width ``s`` falls to a level ``L`` at ``s sqrt(2 ln(p / L))``; the
+    predicted flux ignores clouds, so a clouded frame's discs are a little
+    too large (sky left out, no bias). Sources that nowhere reach the level
+    get no disc.
+    """
+    s = max(fwhm_px, 1.0) / 2.3548 * np.where(stars.is_star, 1.0, 2.0) \
+        if stars.is_star is not None else np.full(len(stars), max(fwhm_px, 1.0) / 2.3548)
+    peak = adu_mag0 * 10.0 ** (-0.4 * stars.mag) / (2.0 * math.pi * s ** 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = DISC_WINGS * s * np.sqrt(2.0 * np.log(peak / (DISC_LEVEL * max(sigma, 1e-12))))
+    on = np.isfinite(r) & (r > 0)
+    return SourceDiscs(stars.x[on], stars.y[on], np.minimum(r[on], DISC_MAX_PIX))
+
+
+def _disc_mask(discs: SourceDiscs, step: int, ny: int, nx: int) -> NDArray[np.bool_]:
+    """``(ny, nx)`` mask of the subsample ``arr[::step, ::step]``: True within a disc.
+
+    Each disc marks the subsample pixels of its bounding box that lie within
+    its radius: one vectorised pass over discs x offsets of the largest box,
+    on a mask padded by that box so that no index needs a bounds check.
+    """
+    cx, cy, r = discs.x / step, discs.y / step, discs.radius / step  # in subsample pixels
+    on = (cx > -r - 0.5) & (cx < nx - 0.5 + r) & (cy > -r - 0.5) & (cy < ny - 0.5 + r)
+    cx, cy, r = cx[on], cy[on], r[on]
+    if cx.size == 0:
+        return np.zeros((ny, nx), bool)
+    x0, y0 = np.rint(cx), np.rint(cy)  # each disc's nearest subsample pixel: within 1/2 of it
+    half = int(math.ceil(float(r.max()) + 0.5))
+    off = np.arange(-half, half + 1, dtype=np.float32)
+    dx2 = (off + (x0 - cx).astype(np.float32)[:, None]) ** 2
+    dy2 = (off + (y0 - cy).astype(np.float32)[:, None]) ** 2
+    k, oy, ox = np.nonzero(dy2[:, :, None] + dx2[:, None, :]
+                           <= (r ** 2).astype(np.float32)[:, None, None])
+    # a disc's centre pixel lies up to ``half`` off the frame and its box ``half`` further:
+    # the padding, cropped below
+    pad = 2 * half
+    width = nx + 2 * pad
+    mask = np.zeros((ny + 2 * pad) * width, bool)
+    mask[(y0.astype(np.intp)[k] + oy + (pad - half)) * width
+         + x0.astype(np.intp)[k] + ox + (pad - half)] = True
+    return mask.reshape(ny + 2 * pad, width)[pad:pad + ny, pad:pad + nx]
+
+
+def background_model(arr: NDArray[np.float32], block: int = 8,
+                     sources: SourceDiscs | None = None
                      ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
     """Coefficients ``(a, b, c, d)`` of ``a + b x + c y + d r^2`` fitted to block medians.
 
     ``x, y`` are in units of the half-width and half-height from the frame
     centre and ``r^2 = x^2 + y^2`` (so ``d / a`` is the flat's fall-off at the
     edge midpoints). Returns the coefficients and the block centres' x, y.
+    ``sources``: discs of the catalogue's light (:func:`source_discs`) left
+    out of the block medians; a block less than :data:`MIN_BLOCK_SKY` sky
+    counts for nothing, and where fewer than 8 blocks are left the discs are
+    ignored.
     """
     ny, nx = arr.shape
     # a strided subsample of at most ~128 x 128 pixels: the sky varies slowly, and the
@@ -144,7 +214,19 @@ def background_model(arr: NDArray[np.float32], block: int = 8
     hy, hx = min(block, sy), min(block, sx)
     by, bx = sy // hy, sx // hx
     cut = sub[:by * hy, :bx * hx].reshape(by, hy, bx, hx)
-    med = median(cut.transpose(0, 2, 1, 3).reshape(by * bx, hy * hx), axis=1)
+    pixels = cut.transpose(0, 2, 1, 3).reshape(by * bx, hy * hx)
+    med = None
+    if sources is not None and len(sources.x):
+        lit = _disc_mask(sources, step, by * hy, bx * hx)
+        lit = lit.reshape(by, hy, bx, hx).transpose(0, 2, 1, 3).reshape(by * bx, hy * hx)
+        sky = np.count_nonzero(lit, axis=1) <= (1.0 - MIN_BLOCK_SKY) * hy * hx
+        if np.count_nonzero(sky) >= 8:
+            off_discs = pixels.astype(np.float32)  # a copy, for the NaN
+            off_discs[lit] = np.nan
+            med = nanmedian_last(off_discs)
+            med[~sky] = np.nan
+    if med is None:
+        med = median(pixels, axis=1)
     med = med.astype(np.float64)
     yy, xx = np.mgrid[0:by, 0:bx]
     # a block's subsampled pixels lie at full-frame pixels (block * i + 0 .. block - 1) * step:
@@ -156,15 +238,15 @@ def background_model(arr: NDArray[np.float32], block: int = 8
     # zeroed column a zero coefficient, so the sky does not tilt where nothing was measured
     design[:, 2] *= by > 1
     design[:, 1] *= bx > 1
-    keep = np.ones(med.size, bool)
-    coef = np.array([float(median(med)), 0.0, 0.0, 0.0])
+    keep = np.isfinite(med)
+    coef = np.array([float(median(med[keep])), 0.0, 0.0, 0.0])
     for _ in range(2):  # one refit without the blocks a star or trail lifts
         if keep.sum() < 8:
             break
         coef = np.linalg.lstsq(design[keep], med[keep], rcond=None)[0]
         resid = med - design @ coef
         mad = 1.4826 * median(np.abs(resid[keep])) + 1e-6
-        keep = np.abs(resid) < 3.0 * mad
+        keep = np.abs(resid) < 3.0 * mad  # NaN (a block all source) compares False
     return coef, xc, yc
 
 
@@ -339,8 +421,8 @@ def _pairs_within(px: NDArray, py: NDArray, stars: ReferenceStars, near: NDArray
 
 
 def catalogue_transparency(arr: NDArray[np.float32], phot: PhotometryStars, rad: float,
-                           sigma: float,
-                           gain: float, header: Mapping[str, Any] | None) -> float:
+                           sigma: float, gain: float, header: Mapping[str, Any] | None,
+                           fwhm_px: float | None = None) -> float:
     """Measured over predicted flux of the catalogue stars, their trimmed weighted mean.
 
     ``phot``: the stars and their stamps (:class:`PhotometryStars`). A star with a catalogue
@@ -353,7 +435,10 @@ def catalogue_transparency(arr: NDArray[np.float32], phot: PhotometryStars, rad:
     divided by the vignetting there; its weight is the inverse of its
     relative variance (sky and read noise over the aperture, the star's
     shot noise) plus :data:`PHOT_FLOOR` squared, so that no few bright
-    stars stand for the whole frame.
+    stars stand for the whole frame. The background model leaves out the
+    light of every catalogue source (:func:`source_discs`, for a PSF of
+    ``fwhm_px`` pixels; None: ``rad / 2.5``): where broad stars crowd the
+    frame their light would lift the sky under each star.
     """
     use, stamps, border, ix, iy, fx, fy, expected, mags, stars = phot
     # no catalogue source that could add a tenth of the star's flux within reach of the aperture
@@ -374,14 +459,16 @@ def catalogue_transparency(arr: NDArray[np.float32], phot: PhotometryStars, rad:
     dx = off[None, None, :] - fx[use, None, None]
     aperture = dx ** 2 + dy ** 2 <= rad ** 2
     core = stamps[use, STAMP - w:STAMP + w + 1, STAMP - w:STAMP + w + 1]
-    coef, _, _ = background_model(arr)
+    adu_mag0 = header_value(header, "MAGZERO", math.nan) * header_value(header, "EXPTIME", math.nan) \
+        / gain
+    discs = source_discs(stars, adu_mag0, rad / 2.5 if fwhm_px is None else fwhm_px, sigma)
+    coef, _, _ = background_model(arr, sources=discs)
     xr = (ix[use] + fx[use] - nx / 2) / (nx / 2)
     yr = (iy[use] + fy[use] - ny / 2) / (ny / 2)
     # the background under each star from the frame's smooth model, not the stamp's border:
     # the border of a 33-pixel stamp holds a broad star's wings, and its median's noise, summed
     # over an aperture of hundreds of pixels, outweighs a faint star's own (a 24% smaller
-    # scatter of the transparency on the twin's frames with under 30 stars, 9% on all); where
-    # broad stars crowd the frame their light lifts the model instead (docs/benchmarks.md)
+    # scatter of the transparency on the twin's frames with under 30 stars, 9% on all)
     sky = coef[0] + coef[1] * xr + coef[2] * yr + coef[3] * (xr ** 2 + yr ** 2)
     n_ap = aperture.sum(axis=(1, 2))
     flux = np.where(aperture, core, 0.0).sum(axis=(1, 2)) + n_ap * (border[use] - sky)
@@ -485,7 +572,8 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     trans = math.nan
     if phot is not None and np.isfinite(phot.expected).all():
         rad = max(4.0, 2.5 * fwhm / scale) if math.isfinite(fwhm) else 8.0
-        trans = catalogue_transparency(arr, phot, min(rad, float(STAMP)), sigma, gain, header)
+        trans = catalogue_transparency(arr, phot, min(rad, float(STAMP)), sigma, gain, header,
+                                       fwhm / scale if math.isfinite(fwhm) else None)
     peak = stack.max()
     norm = (stack / peak if peak > 0 else stack).astype(np.float32)
     return StarMeasurement(norm, fwhm, ell, trans, n, halfmax, snr_stack(stack))
