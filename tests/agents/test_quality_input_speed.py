@@ -421,6 +421,21 @@ def test_downsample_equals_the_reshape_mean_to_float32_rounding(shape) -> None:
     assert np.all(np.abs(got - want) <= 4e-7 * scale * max(shape[0] // 64, 1))
 
 
+@pytest.mark.parametrize("shape", [(1024, 1024), (2048, 1024), (1024, 2048), (640, 4096),
+                                   (1000, 1000), (512, 512), (64 * 3, 64 * 130)])
+def test_downsample_counting_equals_downsample_and_a_count(shape) -> None:
+    # the banded pass (frames over 2 MB, evenly divided) and the two calls (the rest) alike
+    rng = np.random.default_rng(shape[0] + shape[1])
+    img = rng.normal(3000, 50, shape).astype(np.float32)
+    img[rng.random(shape) < 1e-3] = 65000.0
+    img[:, 7] = 64300.0  # a bleed column, just over the level
+    level = 0.98 * 65535.0
+    for arr in (img, img[:, ::-1], img.astype(np.float64)):
+        small, n = pre.downsample_counting(arr, 64, level)
+        assert np.array_equal(small, pre.downsample(arr, 64))
+        assert n == np.count_nonzero(arr >= level)
+
+
 def test_robust_stats_and_fill_nonfinite_equal_the_plain_ones() -> None:
     rng = np.random.default_rng(1)
     for shape in [(10, 10), (255, 257), (512, 512), (1024, 1024)]:

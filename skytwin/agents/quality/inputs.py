@@ -25,8 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from skytwin.agents.preprocess import (QUALITY_SIZE, SCALAR_NAMES, PreprocessError, as_image,
-                                       downsample, fill_nonfinite, frame_scalars, robust_stats,
-                                       stretch)
+                                       downsample, downsample_counting, fill_nonfinite,
+                                       frame_scalars, header_value, robust_stats, stretch)
 from skytwin.agents.quality.stars import STAMP, ReferenceStars, measure_stars
 from skytwin.agents.quality.trails import count_trails
 
@@ -59,12 +59,18 @@ def quality_model_input(image: Any, header: Mapping[str, Any] | None = None,
     level, sigma = robust_stats(arr)
     if not math.isfinite(level):
         raise PreprocessError("image holds no finite pixel (all NaN or inf)")
-    small = downsample(arr, QUALITY_SIZE)
+    # the saturated pixels are counted in the same pass where the header gives the level
+    saturate = header_value(header, "SATURATE", math.nan)
+    n_sat: int | None = None
+    if saturate > level:
+        small, n_sat = downsample_counting(arr, QUALITY_SIZE, 0.98 * saturate)
+    else:
+        small = downsample(arr, QUALITY_SIZE)
     # every pixel is in one block sum, so finite blocks mean a finite frame: no second pass
     frac = 1.0
     if not np.isfinite(small).all():
         arr, frac = fill_nonfinite(arr, level)
-        small = downsample(arr, QUALITY_SIZE)
+        small, n_sat = downsample(arr, QUALITY_SIZE), None
     f = max(1.0, arr.shape[0] / QUALITY_SIZE) * max(1.0, arr.shape[1] / QUALITY_SIZE)
     ch0 = stretch(small, level, sigma / math.sqrt(f))
     m = measure_stars(arr, level, sigma, header, stars)
@@ -72,7 +78,7 @@ def quality_model_input(image: Any, header: Mapping[str, Any] | None = None,
     core = m.stack[STAMP - half:STAMP + half, STAMP - half:STAMP + half]
     ch1 = np.arcsinh(PSF_STRETCH * np.clip(core, -0.5, 1.0)) / math.asinh(PSF_STRETCH)
     ch1 = np.kron(ch1, np.ones((2, 2), np.float32)).astype(np.float32)
-    base = frame_scalars(arr, level, sigma, frac, header, moon)
+    base = frame_scalars(arr, level, sigma, frac, header, moon, n_sat)
     scale = float(base[0])
     has_psf = math.isfinite(m.fwhm_arcsec) and math.isfinite(m.halfmax_arcsec)
     has_trans = math.isfinite(m.transparency) and m.transparency > 0

@@ -54,7 +54,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from skytwin.agents.preprocess import header_value, median, nanmedian_last, upsample
+from skytwin.agents.preprocess import header_value, median, upsample
 from skytwin.agents.quality import masks
 from skytwin.twin.frames.psf import core_ellipticity
 
@@ -165,30 +165,54 @@ def source_discs(stars: ReferenceStars, adu_mag0: float, fwhm_px: float, sigma: 
 def _disc_mask(discs: SourceDiscs, step: int, ny: int, nx: int) -> NDArray[np.bool_]:
     """``(ny, nx)`` mask of the subsample ``arr[::step, ::step]``: True within a disc.
 
-    Each disc marks the subsample pixels of its bounding box that lie within
-    its radius: one vectorised pass over discs x offsets of the largest box,
-    on a mask padded by that box so that no index needs a bounds check.
+    A disc under half a subsample pixel in radius holds at most its nearest
+    pixel, tested alone (most discs of a large frame, whose subsample steps
+    are long); each larger disc marks the pixels of its bounding box within
+    its radius, in one vectorised pass over discs x offsets of the largest
+    box. The mask is padded by two boxes so that no index needs a bounds check.
     """
     cx, cy, r = discs.x / step, discs.y / step, discs.radius / step  # in subsample pixels
     on = (cx > -r - 0.5) & (cx < nx - 0.5 + r) & (cy > -r - 0.5) & (cy < ny - 0.5 + r)
     cx, cy, r = cx[on], cy[on], r[on]
-    if cx.size == 0:
-        return np.zeros((ny, nx), bool)
     x0, y0 = np.rint(cx), np.rint(cy)  # each disc's nearest subsample pixel: within 1/2 of it
-    half = int(math.ceil(float(r.max()) + 0.5))
-    off = np.arange(-half, half + 1, dtype=np.float32)
-    dx2 = (off + (x0 - cx).astype(np.float32)[:, None]) ** 2
-    dy2 = (off + (y0 - cy).astype(np.float32)[:, None]) ** 2
-    k, oy, ox = np.nonzero(dy2[:, :, None] + dx2[:, None, :]
-                           <= (r ** 2).astype(np.float32)[:, None, None])
-    # a disc's centre pixel lies up to ``half`` off the frame and its box ``half`` further:
-    # the padding, cropped below
+    small = r < 0.5
+    big = np.flatnonzero(~small)
+    # a big disc's centre pixel lies up to ``half`` off the frame and its box ``half`` further
+    half = int(math.ceil(float(r[big].max()) + 0.5)) if big.size else 1
     pad = 2 * half
     width = nx + 2 * pad
     mask = np.zeros((ny + 2 * pad) * width, bool)
-    mask[(y0.astype(np.intp)[k] + oy + (pad - half)) * width
-         + x0.astype(np.intp)[k] + ox + (pad - half)] = True
+    hit = small & ((x0 - cx) ** 2 + (y0 - cy) ** 2 <= r ** 2)
+    mask[(y0[hit].astype(np.intp) + pad) * width + x0[hit].astype(np.intp) + pad] = True
+    if big.size:
+        off = np.arange(-half, half + 1, dtype=np.float32)
+        dx2 = (off + (x0[big] - cx[big]).astype(np.float32)[:, None]) ** 2
+        dy2 = (off + (y0[big] - cy[big]).astype(np.float32)[:, None]) ** 2
+        k, oy, ox = np.nonzero(dy2[:, :, None] + dx2[:, None, :]
+                               <= (r[big] ** 2).astype(np.float32)[:, None, None])
+        mask[(y0[big].astype(np.intp)[k] + oy + (pad - half)) * width
+             + x0[big].astype(np.intp)[k] + ox + (pad - half)] = True
     return mask.reshape(ny + 2 * pad, width)[pad:pad + ny, pad:pad + nx]
+
+
+def _block_medians_off_discs(pixels: NDArray, lit: NDArray[np.bool_], n_lit: NDArray[np.intp]
+                             ) -> NDArray[np.float32]:
+    """Median of each row of ``pixels`` over its entries not ``lit`` (``n_lit`` of them lit).
+
+    :func:`~skytwin.agents.preprocess.nanmedian_last` with the counts known:
+    the lit entries become NaN, which the sort puts last, and each row's
+    middle is read off directly (a row all lit gives NaN).
+    """
+    srt = pixels.astype(np.float32)  # a copy, for the NaN
+    srt[lit] = np.nan
+    srt.sort(axis=1)
+    n = srt.shape[1] - n_lit
+    rows = np.arange(srt.shape[0])
+    lo = srt[rows, np.maximum((n - 1) // 2, 0)]
+    hi = srt[rows, np.maximum(n // 2, 0)]
+    med = np.where(n % 2 == 1, lo, (lo + hi) / np.float32(2))
+    med[n == 0] = np.nan
+    return med
 
 
 def background_model(arr: NDArray[np.float32], block: int = 8,
@@ -219,11 +243,10 @@ def background_model(arr: NDArray[np.float32], block: int = 8,
     if sources is not None and len(sources.x):
         lit = _disc_mask(sources, step, by * hy, bx * hx)
         lit = lit.reshape(by, hy, bx, hx).transpose(0, 2, 1, 3).reshape(by * bx, hy * hx)
-        sky = np.count_nonzero(lit, axis=1) <= (1.0 - MIN_BLOCK_SKY) * hy * hx
+        n_lit = np.count_nonzero(lit, axis=1)
+        sky = n_lit <= (1.0 - MIN_BLOCK_SKY) * hy * hx
         if np.count_nonzero(sky) >= 8:
-            off_discs = pixels.astype(np.float32)  # a copy, for the NaN
-            off_discs[lit] = np.nan
-            med = nanmedian_last(off_discs)
+            med = _block_medians_off_discs(pixels, lit, n_lit)
             med[~sky] = np.nan
     if med is None:
         med = median(pixels, axis=1)
