@@ -69,7 +69,8 @@ _DATA = {
         "(`skytwin.agents.quality.inputs`): the frame block-averaged to 64 x 64, the stacked "
         "PSF of the catalogue stars, and scalars (photometry from the header, the stack's "
         "FWHM and ellipticity from GalSim's adaptive moments and its half-maximum area on a "
-        "3x band-limited upsampling, the catalogue transparency of all usable stars, the "
+        "3x band-limited upsampling, the catalogue transparency of all usable stars above "
+        "the frame's background model, a disc around every catalogue source left out of it, the "
         "number of trails a Hough transform counts on the block-averaged frame); "
         "the catalogue is the twin's own star list with 0.03 mag scatter, standing in for "
         "Gaia at a real site; one frame in four (drawn) is also preprocessed without it "
@@ -82,7 +83,8 @@ _DATA = {
         "probabilities (`skytwin.agents.quality.rule_head`). Split 80/10/10 by a hash of "
         "(seed, frame) "
         "for the training sites; the held-out sites form their own split. Temperature "
-        "fitted on the validation split. Plots: `quality_curve.png` (training curve), "
+        "fitted on the validation split and 2400 fresh frames of the training sites (a seed "
+        "stream of their own). Plots: `quality_curve.png` (training curve), "
         "`quality_reliability.png` (reliability diagram, test split)."),
     "detection_cnn": (
         "Data: candidates of the twin's own pipeline (`skytwin.training.detection_data`): "
