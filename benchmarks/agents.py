@@ -44,7 +44,7 @@ from skytwin.training.datasets import make_quality_dataset  # noqa: E402
 from skytwin.training.detection_data import make_detection_dataset  # noqa: E402
 from skytwin.training.sites import HELDOUT_SITES, TRAIN_SITES  # noqa: E402
 from skytwin.training.failures import FAILURE_MODES  # noqa: E402
-from skytwin.training.train_quality import reason_accuracy  # noqa: E402
+from skytwin.training.train_quality import labels_apart_from_clouds, reason_accuracy  # noqa: E402
 from skytwin.training.train_anomaly import make_failure_set, recall_at_fpr, scores  # noqa: E402
 from skytwin.training.train_detection import fpr_at_fnr, roc_auc  # noqa: E402
 
@@ -87,6 +87,11 @@ def quality(seed: int, n: int, n_heldout: int, workers: int) -> dict[str, float]
         p_nc, _ = m.classify_arrays(d["x"][blind], d["s"][blind], catalogue=False)
         out[f"quality_{name}no_catalogue_accuracy"] = float(
             (p_nc.argmax(1) == d["label"][blind]).mean())
+        # against what a verdict without the clouds criterion claims: the label apart from clouds
+        y_nc = labels_apart_from_clouds(d["conditions"][blind])
+        out[f"quality_{name}no_catalogue_accuracy_apart_from_clouds"] = float(
+            (p_nc.argmax(1) == y_nc).mean())
+        out[f"quality_{name}no_catalogue_ece"] = expected_calibration_error(p_nc, y_nc)
     return out
 
 

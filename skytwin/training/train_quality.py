@@ -27,7 +27,9 @@ Units: times seconds; accuracies fractions.
 The rows of frames preprocessed without their reference stars (a quarter of
 the frames, :data:`skytwin.training.datasets.NO_CATALOGUE_EVERY`) are
 trained on; the validation epoch and the temperature are chosen on the
-rows with the catalogue (the calibration frames have no others).
+rows with the catalogue (the calibration frames have no others); the rows
+without it are also scored against the label apart from clouds, which is
+what their verdict claims.
 """
 
 from __future__ import annotations
@@ -44,12 +46,13 @@ from skytwin.agents.calibration import (expected_calibration_error, fit_temperat
 from skytwin.agents.quality.baseline import QualityBaseline, design_matrix
 from skytwin.agents.quality.inputs import QUALITY_SCALARS
 from skytwin.agents.quality.model import WEIGHTS, QualityModel, QualityNet
-from skytwin.agents.quality.labels import REASONS
+from skytwin.agents.quality.labels import LABELS, REASONS
 from skytwin.training.common import (record_run, RUNS, Timer, cached, machine, plot_curves, progress_bar, seed_everything)
 from skytwin.agents.quality.rule_head import gaussian_nll, measured_scalars, targets
 from skytwin.training.datasets import (CONDITIONS, QUALITY_DATA_VERSION, make_quality_dataset,
                                        save)
 from skytwin.training.sites import TRAIN_SITES
+from skytwin.twin.frames.quality import QualityInputs, quality_label
 
 # loss weights of the estimates (Gaussian NLL) and of the trail class, against the label's
 # NLL (weight 1): the estimates are the means to the label, not the end, and the trail class,
@@ -106,6 +109,22 @@ def logits_of(net: QualityNet, x: np.ndarray, s: np.ndarray, bs: int = 512
             out.append(lo.numpy())
             rs.append(torch.sigmoid(r).numpy())
     return np.concatenate(out), np.concatenate(rs)
+
+
+def labels_apart_from_clouds(conditions: np.ndarray) -> np.ndarray:
+    """The twin's label of each frame (rows over :data:`CONDITIONS`) with its sky taken as clear.
+
+    What a verdict with the clouds criterion left out (a frame without its
+    catalogue) claims: its calibration and its figures are measured against
+    this label, not against clouds it was not asked to judge.
+    """
+    i = CONDITIONS.index("transparency")
+    out = np.empty(len(conditions), np.int64)
+    for k, row in enumerate(np.asarray(conditions, np.float64)):
+        values = {name: (1.0 if j == i else float(v))
+                  for j, (name, v) in enumerate(zip(CONDITIONS, row))}
+        out[k] = LABELS.index(quality_label(QualityInputs(**values))[0])
+    return out
 
 
 def reason_accuracy(probs: np.ndarray, said: list[str], labels: np.ndarray,
@@ -229,9 +248,14 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
         p, said = QualityModel(net, engine="torch").classify_arrays(
             d["x"][mask], d["s"][mask], catalogue=catalogue)
         yy = d["label"][mask]
-        return {"n": int(mask.sum()), "accuracy": float((p.argmax(1) == yy).mean()),
-                "ece": expected_calibration_error(p, yy),
-                "reason_exact": reason_accuracy(p, said, yy, d["reasons"][mask])}
+        figures = {"n": int(mask.sum()), "accuracy": float((p.argmax(1) == yy).mean()),
+                   "ece": expected_calibration_error(p, yy),
+                   "reason_exact": reason_accuracy(p, said, yy, d["reasons"][mask])}
+        if not catalogue:  # against what such a verdict claims: the label apart from clouds
+            yc = labels_apart_from_clouds(d["conditions"][mask])
+            figures["accuracy_apart_from_clouds"] = float((p.argmax(1) == yc).mean())
+            figures["ece_apart_from_clouds"] = expected_calibration_error(p, yc)
+        return figures
 
     metrics: dict[str, Any] = {"seed": seed, "n_frames": int(cat.sum()),
                                "n_rows_without_catalogue": int((~cat).sum()), "temperature": temp,
