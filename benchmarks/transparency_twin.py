@@ -75,6 +75,8 @@ def main() -> None:
           f"{out['off_by_over_5pct']} off by more than 5%")
     quarter = np.minimum((np.argsort(np.argsort(n_cat)) * 4) // len(n_cat), 3)
     for q in range(4):
+        if not (quarter == q).any():  # fewer than four frames measured
+            continue
         eq = e[quarter == q]
         lo, hi = int(n_cat[quarter == q].min()), int(n_cat[quarter == q].max())
         out[f"quarter{q + 1}_median"] = round(float(np.median(eq)), 4)

@@ -169,7 +169,8 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
                                         progress=adv, no_catalogue_every=0)
 
     c = cached(cal_path, make_calibration) if n_calibration > 0 else None
-    if c is not None and int(c.get("version", 1)) != QUALITY_DATA_VERSION:
+    if c is not None and (int(c.get("version", 1)) != QUALITY_DATA_VERSION
+                          or c["s"].shape[1] != len(QUALITY_SCALARS)):
         c = make_calibration()
         save(c, cal_path)
     t_data = timer.s

@@ -158,14 +158,17 @@ def plain_background_model(arr, block=8, sources=None):
     xc = ((xx.ravel() * hx + (hx - 1) / 2) * step - nx / 2) / (nx / 2)
     yc = ((yy.ravel() * hy + (hy - 1) / 2) * step - ny / 2) / (ny / 2)
     design = np.stack([np.ones_like(xc), xc, yc, xc ** 2 + yc ** 2], axis=1)
-    design[:, 2] *= by > 1
-    design[:, 1] *= bx > 1
     keep = np.isfinite(med)
+    if not keep.any():
+        return np.full(4, np.nan), xc, yc
     coef = np.array([float(np.median(med[keep])), 0.0, 0.0, 0.0])
     for _ in range(2):
         if keep.sum() < 8:
             break
-        coef = np.linalg.lstsq(design[keep], med[keep], rcond=None)[0]
+        d = design[keep].copy()
+        d[:, 1] *= len(set(xc[keep])) > 1
+        d[:, 2] *= len(set(yc[keep])) > 1
+        coef = np.linalg.lstsq(d, med[keep], rcond=None)[0]
         resid = med - design @ coef
         mad = 1.4826 * np.median(np.abs(resid[keep])) + 1e-6
         with np.errstate(invalid="ignore"):

@@ -201,9 +201,12 @@ def _block_medians_off_discs(pixels: NDArray, lit: NDArray[np.bool_], n_lit: NDA
 
     :func:`~skytwin.agents.preprocess.nanmedian_last` with the counts known:
     the lit entries become NaN, which the sort puts last, and each row's
-    middle is read off directly (a row all lit gives NaN).
+    middle is read off directly (a row all lit gives NaN). A NaN pixel off
+    the discs makes its row NaN, as :func:`~skytwin.agents.preprocess.median`
+    makes the rows of the fit without discs.
     """
     srt = pixels.astype(np.float32)  # a copy, for the NaN
+    nan_off_discs = np.isnan(srt).any(axis=1)
     srt[lit] = np.nan
     srt.sort(axis=1)
     n = srt.shape[1] - n_lit
@@ -211,7 +214,7 @@ def _block_medians_off_discs(pixels: NDArray, lit: NDArray[np.bool_], n_lit: NDA
     lo = srt[rows, np.maximum((n - 1) // 2, 0)]
     hi = srt[rows, np.maximum(n // 2, 0)]
     med = np.where(n % 2 == 1, lo, (lo + hi) / np.float32(2))
-    med[n == 0] = np.nan
+    med[(n == 0) | nan_off_discs] = np.nan
     return med
 
 
@@ -257,16 +260,18 @@ def background_model(arr: NDArray[np.float32], block: int = 8,
     xc = ((xx.ravel() * hx + (hx - 1) / 2) * step - nx / 2) / (nx / 2)
     yc = ((yy.ravel() * hy + (hy - 1) / 2) * step - ny / 2) / (ny / 2)
     design = np.stack([np.ones_like(xc), xc, yc, xc ** 2 + yc ** 2], axis=1)
-    # one row (or column) of blocks: no slope across it to fit; the least squares give the
-    # zeroed column a zero coefficient, so the sky does not tilt where nothing was measured
-    design[:, 2] *= by > 1
-    design[:, 1] *= bx > 1
     keep = np.isfinite(med)
+    if not keep.any():  # NaN pixels in every block: nothing measured
+        return np.full(4, np.nan), xc, yc
     coef = np.array([float(median(med[keep])), 0.0, 0.0, 0.0])
     for _ in range(2):  # one refit without the blocks a star or trail lifts
         if keep.sum() < 8:
             break
-        coef = np.linalg.lstsq(design[keep], med[keep], rcond=None)[0]
+        # blocks in one column (or row) only (a narrow frame, or discs over the others): no
+        # slope across it to fit, where lstsq would split the level between it and the
+        # constant; the zeroed column gets a zero coefficient, so the sky does not tilt
+        spread = np.array([1.0, np.ptp(xc[keep]) > 0, np.ptp(yc[keep]) > 0, 1.0])
+        coef = np.linalg.lstsq(design[keep] * spread, med[keep], rcond=None)[0]
         resid = med - design @ coef
         mad = 1.4826 * median(np.abs(resid[keep])) + 1e-6
         keep = np.abs(resid) < 3.0 * mad  # NaN (a block all source) compares False
