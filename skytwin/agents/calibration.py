@@ -131,8 +131,9 @@ def reliability_diagram(probs: NDArray, labels: NDArray, path: str | Path, title
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1)
     ax.set_title(f"{title} ECE = {ece:.4f} (N = {int(count.sum())})")
-    ax.legend(loc="upper left")
-    fig.tight_layout()
+    # under the axes: inside, any corner can hold a bar
+    fig.legend(loc="lower center", ncol=2, fontsize="small", frameon=False)
+    fig.tight_layout(rect=(0.0, 0.05, 1.0, 1.0))
     out = Path(path)
     fig.savefig(out)
     plt.close(fig)
