@@ -34,6 +34,7 @@ what their verdict claims.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,17 @@ def logits_of(net: QualityNet, x: np.ndarray, s: np.ndarray, bs: int = 512
     return np.concatenate(out), np.concatenate(rs)
 
 
+def cached_current(path: Path, make: Callable[[], dict[str, np.ndarray]]
+                   ) -> dict[str, np.ndarray]:
+    """The quality data set cached at ``path``, made again (and saved) when an older version
+    of the twin or of the inputs made it, or made and saved when there is none."""
+    d = cached(path, make)
+    if int(d.get("version", 1)) != QUALITY_DATA_VERSION or d["s"].shape[1] != len(QUALITY_SCALARS):
+        d = make()
+        save(d, path)
+    return d
+
+
 def labels_apart_from_clouds(conditions: np.ndarray) -> np.ndarray:
     """The twin's label of each frame (rows over :data:`CONDITIONS`) with its sky taken as clear.
 
@@ -155,11 +167,7 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
         with progress_bar(n, "render quality frames", quiet) as adv:
             return make_quality_dataset(n, seed, workers=threads, progress=adv)
 
-    d = cached(data_path, make)
-    # cached by an older version of the twin or of the inputs
-    if int(d.get("version", 1)) != QUALITY_DATA_VERSION or d["s"].shape[1] != len(QUALITY_SCALARS):
-        d = make()
-        save(d, data_path)
+    d = cached_current(data_path, make)
     cal_path = data_path.with_name(f"{data_path.stem}_calibration{n_calibration}.npz")
 
     def make_calibration() -> dict[str, np.ndarray]:
@@ -168,11 +176,7 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
                                         sites=TRAIN_SITES, measure_every=0, workers=threads,
                                         progress=adv, no_catalogue_every=0)
 
-    c = cached(cal_path, make_calibration) if n_calibration > 0 else None
-    if c is not None and (int(c.get("version", 1)) != QUALITY_DATA_VERSION
-                          or c["s"].shape[1] != len(QUALITY_SCALARS)):
-        c = make_calibration()
-        save(c, cal_path)
+    c = cached_current(cal_path, make_calibration) if n_calibration > 0 else None
     t_data = timer.s
     sp = d["split"]
     # rows made without the reference stars train the model; the epoch, the temperature and the

@@ -177,7 +177,7 @@ def plain_background_model(arr, block=8, sources=None):
 
 
 def plain_catalogue_transparency(arr, phot, rad, sigma, gain, header, fwhm_px=None):
-    use, stamps, border, ix, iy, fx, fy, expected, mags, stars = phot
+    use, stamps, border, ix, iy, fx, fy, expected, mags, stars, adu_mag0 = phot
     reach = rad + 4.0
     near = np.flatnonzero(stars.mag < mags[use].max() + stars_mod.BLEND_DMAG)
     dx = (ix[use] + fx[use])[:, None] - stars.x[None, near]
@@ -192,8 +192,6 @@ def plain_catalogue_transparency(arr, phot, rad, sigma, gain, header, fwhm_px=No
     dy = off[None, :, None] - fy[use, None, None]
     dx = off[None, None, :] - fx[use, None, None]
     aperture = dx ** 2 + dy ** 2 <= rad ** 2
-    adu_mag0 = header_value(header, "MAGZERO", math.nan) * header_value(header, "EXPTIME", math.nan) \
-        / gain
     discs = stars_mod.source_discs(stars, adu_mag0, rad / 2.5 if fwhm_px is None else fwhm_px,
                                    sigma)
     coef, _, _ = plain_background_model(arr, sources=discs)

@@ -118,7 +118,8 @@ class PhotometryStars(NamedTuple):
     fy: NDArray[np.float64]
     expected: NDArray[np.float64]  # flux the catalogue predicts (ADU)
     mags: NDArray[np.float64]  # catalogue magnitudes
-    catalogue: ReferenceStars  # every source, for the blend test
+    catalogue: ReferenceStars  # every source, for the blend test and the background's discs
+    adu_mag0: float  # ADU of a magnitude-0 source on the frame (NaN without a zero point)
 
 
 @dataclass(frozen=True)
@@ -468,7 +469,7 @@ def catalogue_transparency(arr: NDArray[np.float32], phot: PhotometryStars, rad:
     ``fwhm_px`` pixels; None: ``rad / 2.5``): where broad stars crowd the
     frame their light would lift the sky under each star.
     """
-    use, stamps, border, ix, iy, fx, fy, expected, mags, stars = phot
+    use, stamps, border, ix, iy, fx, fy, expected, mags, stars, adu_mag0 = phot
     # no catalogue source that could add a tenth of the star's flux within reach of the aperture
     reach = rad + 4.0
     near = np.flatnonzero(stars.mag < mags[use].max() + BLEND_DMAG)
@@ -487,8 +488,6 @@ def catalogue_transparency(arr: NDArray[np.float32], phot: PhotometryStars, rad:
     dx = off[None, None, :] - fx[use, None, None]
     aperture = dx ** 2 + dy ** 2 <= rad ** 2
     core = stamps[use, STAMP - w:STAMP + w + 1, STAMP - w:STAMP + w + 1]
-    adu_mag0 = header_value(header, "MAGZERO", math.nan) * header_value(header, "EXPTIME", math.nan) \
-        / gain
     discs = source_discs(stars, adu_mag0, rad / 2.5 if fwhm_px is None else fwhm_px, sigma)
     coef, _, _ = background_model(arr, sources=discs)
     xr = (ix[use] + fx[use] - nx / 2) / (nx / 2)
@@ -556,7 +555,7 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     if expected_adu is not None:
         fx_all, fy_all = xs[ok] - ix, ys[ok] - iy  # sub-pixel offsets of the catalogue positions
         phot = PhotometryStars(np.flatnonzero(unsat), stamps, border_level, ix, iy, fx_all, fy_all,
-                               expected_adu, stars.mag[idx][ok], stars)
+                               expected_adu, stars.mag[idx][ok], stars, zp)
         # stars the catalogue says are bright enough to measure (the 3 brightest in any case)
         snr = expected_adu / (sigma * 4.0 * math.sqrt(math.pi))
         if np.isfinite(snr).all():  # without MAGZERO / EXPTIME the catalogue gives no flux
