@@ -56,7 +56,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--star-density", type=float, default=None,
                     help="the renderer's star density for every frame (1: the sky's mean)")
-    ap.add_argument("--seeing", type=float, default=None, help="seeing FWHM for every frame (arcsec)")
+    ap.add_argument("--seeing", type=float, default=None,
+                    help="seeing FWHM for every frame (arcsec)")
     a = ap.parse_args()
     override = {k: v for k, v in (("star_density", a.star_density), ("seeing_arcsec", a.seeing))
                 if v is not None}
