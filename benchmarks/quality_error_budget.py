@@ -38,6 +38,7 @@ from skytwin.agents.quality.rule_head import (CRITERIA, MEASURED, RuleProbabilit
                                               targets)
 from skytwin.training.datasets import CONDITIONS, make_quality_dataset  # noqa: E402
 from skytwin.training.sites import HELDOUT_SITES, TRAIN_SITES  # noqa: E402
+from transparency_twin import robust_scatter  # noqa: E402  (this folder is on the path)
 
 BLUR, CLOUDS = MEASURED.index("log_fwhm_arcsec"), MEASURED.index("log_transparency")
 
@@ -49,10 +50,6 @@ def frames(seed: int, n: int, n_heldout: int, workers: int) -> dict[str, np.ndar
              for sites, k in ((TRAIN_SITES, n), (HELDOUT_SITES, n_heldout)) if k > 0]
     return {key: np.concatenate([p[key] for p in parts]) for key in ("x", "s", "label",
                                                                      "conditions")}
-
-
-def robust_sigma(v: np.ndarray) -> float:
-    return float(1.4826 * np.median(np.abs(v - np.median(v))))
 
 
 def main() -> None:
@@ -108,7 +105,7 @@ def main() -> None:
     err = (mean - truth).numpy()
     scatter = {}
     for j, name in enumerate(MEASURED):
-        r = robust_sigma(err[:, j])
+        r = robust_scatter(err[:, j])
         tail = float((np.abs(err[:, j] - np.median(err[:, j])) > 3 * r).mean())
         scatter[name] = {"robust_sigma": r, "median": float(np.median(err[:, j])),
                          "beyond_3_robust_sigma": tail}
