@@ -61,6 +61,8 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=5)
     ap.add_argument("--grid", type=float, nargs="+", default=[0.005, 0.01, 0.015, 0.02, 0.025])
     args = ap.parse_args()
+    if args.n < 0 or args.n_heldout < 0 or args.n + args.n_heldout == 0:
+        ap.error("--n and --n-heldout must be >= 0, and not both 0")
 
     model = load_default(engine="torch")
     rule = RuleProbabilities().double()
