@@ -40,6 +40,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from skytwin.agents.preprocess import header_value  # noqa: E402
 from skytwin.agents.quality import load_default  # noqa: E402
 from skytwin.agents.quality.stars import (PHOT_FLOOR, SATURATION_FRACTION, STAMP,  # noqa: E402
                                           ReferenceStars)
@@ -84,22 +85,24 @@ def ideal_transparency(args: tuple[int, int, tuple[str, ...], int]
         f = render_safe(quality_request(seed, index, sites, QUALITY_FRAME_SIZE))
     except ValueError:
         return None
-    h = {k: (v[0] if isinstance(v, tuple) else v) for k, v in f.header.items()}
+    def h(key: str) -> float:
+        return header_value(f.header, key, math.nan)
+
     t = np.asarray(f.truth)
     keep = np.isin(t["kind"], ("star", "bright_star", "galaxy")) & np.isfinite(t["mag"])
     t = t[keep]
     cat = ReferenceStars.from_truth(f.truth, seed=index)
-    fwhm_px = f.conditions["fwhm_arcsec"] / h["PIXSCALE"]
-    gain = h["GAIN"]
+    fwhm_px = f.conditions["fwhm_arcsec"] / h("PIXSCALE")
+    gain = h("GAIN")
     n_ap = math.pi * max(4.0, 2.5 * fwhm_px) ** 2
-    noise_e = math.sqrt(n_ap * (h["SKYLEVEL"] * gain + h["RDNOISE"] ** 2))
+    noise_e = math.sqrt(n_ap * (h("SKYLEVEL") * gain + h("RDNOISE") ** 2))
     expected = t["flux_e"] * 10.0 ** (-0.4 * (cat.mag - t["mag"]))  # the catalogue's flux
     observed = t["flux_e"] * t["transmission"]
     peak_adu = observed / (2.0 * math.pi * (fwhm_px / 2.3548) ** 2) / gain \
-        + h["SKYLEVEL"] + h["BIASLEV"]
+        + h("SKYLEVEL") + h("BIASLEV")
     n = f.image.shape[0]
     use = (cat.is_star & (t["x"] >= STAMP) & (t["x"] < n - 1 - STAMP) & (t["y"] >= STAMP)
-           & (t["y"] < n - 1 - STAMP) & (peak_adu < SATURATION_FRACTION * h["SATURATE"])
+           & (t["y"] < n - 1 - STAMP) & (peak_adu < SATURATION_FRACTION * h("SATURATE"))
            & (expected > 3.0 * noise_e))
     cond = np.array([f.conditions[k] for k in CONDITIONS], np.float64)
     if not use.any():
