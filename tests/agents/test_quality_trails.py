@@ -11,7 +11,7 @@ from scipy import ndimage
 from skytwin.agents.quality.inputs import QUALITY_SCALARS, quality_model_input
 from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.agents.quality.trails import (_running_median, _vertical_runs, count_trails,
-                                           find_trails)
+                                           find_trails, saturated_columns)
 
 N = 64
 
@@ -69,6 +69,32 @@ def test_bleed_columns_of_a_saturated_frame_are_not_trails() -> None:
     assert count_trails(ch, saturated=True) == 0
     _add_line(ch, 30.0, 30.0, 40.0)  # a real trail through it still counts
     assert count_trails(ch, saturated=True) == 1
+
+
+def test_a_near_vertical_trail_of_a_saturated_frame_still_counts() -> None:
+    """Given which columns the frame saturates, only their runs are bleeds."""
+    ch = _channel(10)
+    ch[2:62, 12] += 2.0  # a bleed column, where the frame is saturated
+    _add_line(ch, 40.0, 32.0, 87.0, amp=0.6)  # a bright trail 3 degrees off the columns
+    assert count_trails(ch, saturated=True) == 0  # the frame unknown: its runs all go
+    bleeds = lambda cols: np.isin(cols, [11, 12, 13])  # noqa: E731
+    (line,) = find_trails(ch, saturated=True, bleeds=bleeds)
+    assert abs(line[1] - 177.0) <= 2.0  # normal form: the normal of an 87-degree line
+    # the edge columns stay bleeds whatever the frame says (a halo's edge, not a trail)
+    ch = _channel(11)
+    ch[0:40, N - 1] += 1.0
+    assert count_trails(ch, saturated=False) == 1
+    assert count_trails(ch, saturated=True, bleeds=lambda cols: np.zeros(len(cols), bool)) == 0
+
+
+def test_saturated_columns_read_the_frames_block_and_its_neighbours() -> None:
+    frame = np.zeros((100, 512), np.float32)
+    frame[40:60, 100] = 70000.0  # native column 100 lies in the channel's column 12 (8 wide)
+    bleeds = saturated_columns(frame, 65000.0, 64)
+    assert bleeds(np.array([11, 12, 13, 14, 30])).tolist() == [True, True, True, False, False]
+    frame[:, 507] = 70000.0  # near the edge of a frame whose width is no multiple of 64
+    assert saturated_columns(frame[:, :509], 65000.0, 64)(np.array([61, 62, 63])).tolist() \
+        == [False, True, True]
 
 
 def test_noise_and_stars_alone_make_no_trail() -> None:

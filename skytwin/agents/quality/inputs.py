@@ -28,7 +28,7 @@ from skytwin.agents.preprocess import (QUALITY_SIZE, SCALAR_NAMES, PreprocessErr
                                        downsample, downsample_counting, fill_nonfinite,
                                        frame_scalars, header_value, robust_stats, stretch)
 from skytwin.agents.quality.stars import STAMP, ReferenceStars, measure_stars
-from skytwin.agents.quality.trails import count_trails
+from skytwin.agents.quality.trails import count_trails, saturated_columns
 
 QUALITY_SCALARS: tuple[str, ...] = SCALAR_NAMES + (
     "psf_fwhm_arcsec", "psf_halfmax_arcsec", "psf_fwhm_pixels", "psf_ellipticity",
@@ -80,6 +80,9 @@ def quality_model_input(image: Any, header: Mapping[str, Any] | None = None,
     ch1 = np.kron(ch1, np.ones((2, 2), np.float32)).astype(np.float32)
     base = frame_scalars(arr, level, sigma, frac, header, moon, n_sat)
     scale = float(base[0])
+    # where the header gives the saturation level, the trail count asks the frame which
+    # columns bleed (see skytwin.agents.quality.trails)
+    bleeds = saturated_columns(arr, 0.98 * saturate, QUALITY_SIZE) if saturate > level else None
     has_psf = math.isfinite(m.fwhm_arcsec) and math.isfinite(m.halfmax_arcsec)
     has_trans = math.isfinite(m.transparency) and m.transparency > 0
     fwhm = m.fwhm_arcsec if has_psf else _NO_FWHM
@@ -93,7 +96,7 @@ def quality_model_input(image: Any, header: Mapping[str, Any] | None = None,
         math.log10(max(m.snr, 0.0) + 1.0),
         float(has_psf),
         float(has_trans),
-        float(count_trails(ch0, saturated=bool(base[2] > _ANY_SATURATED))),
+        float(count_trails(ch0, saturated=bool(base[2] > _ANY_SATURATED), bleeds=bleeds)),
     ], np.float32)
     scalars = np.concatenate([base, extra])
     return np.stack([ch0, ch1]), np.nan_to_num(scalars, nan=0.0, posinf=10.0, neginf=-10.0)
