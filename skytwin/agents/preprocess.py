@@ -40,6 +40,9 @@ QUALITY_SIZE = 64  # side of each quality input channel (pixels)
 CUTOUT_SIZE = 31  # side of the detection model's cutouts (pixels)
 Z_MAX = 3000.0  # stretch ceiling, noise sigmas
 SOFT = 3.0  # asinh softening, noise sigmas
+# a pixel at or above this fraction of the header's SATURATE counts as saturated (the quality
+# input, its trail count's bleed columns and the anomaly features share it)
+SATURATED_AT = 0.98
 
 # Dark-sky zenith brightness at a good site, new Moon (mag/arcsec^2), the
 # reference of the quality rule's "moonlight"/"background" criterion (values
@@ -358,7 +361,7 @@ def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_f
     Missing header keys fall back to neutral values (a 1"/pixel, 60 s, gain 1,
     bias 0 frame at a zero point of 1e9 e-/s), so a bare image still works.
     ``moon`` is ``(illumination, separation_deg)`` when known.
-    ``n_saturated``: the pixels ``>= 0.98 SATURATE``, when the caller has
+    ``n_saturated``: the pixels ``>= SATURATED_AT * SATURATE``, when the caller has
     counted them (:func:`downsample_counting`).
     """
     scale = header_value(header, "PIXSCALE", 1.0)
@@ -377,7 +380,7 @@ def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_f
     sub = arr[::step, ::step]
     # counted on every pixel: a bleed column one pixel wide falls between subsample steps
     if n_saturated is None and sat > level:
-        n_saturated = int(np.count_nonzero(arr >= 0.98 * sat))
+        n_saturated = int(np.count_nonzero(arr >= SATURATED_AT * sat))
     n_sat = float(n_saturated) / arr.size if sat > level else 0.0
     above = sub - level
     src = above[above > 5.0 * sigma]

@@ -67,7 +67,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from skytwin.agents.preprocess import PreprocessError, header_value, as_image, fill_nonfinite, robust_stats
+from skytwin.agents.preprocess import (SATURATED_AT, PreprocessError, as_image, fill_nonfinite,
+                                       header_value, robust_stats)
 
 FEATURES_VERSION = 2  # bumped when the inputs change (names the training data caches)
 MAP_SIZE = 32  # side of the block maps (blocks)
@@ -195,7 +196,7 @@ def anomaly_input(image: Any, header: Mapping[str, Any] | None = None
     bias, rn, gain = _noise_model(header, level, sigma)
     sig0 = float(_expected(level, bias, rn, gain))
     sat_adu = header_value(header, "SATURATE", math.inf)
-    sat = arr >= 0.98 * sat_adu
+    sat = arr >= SATURATED_AT * sat_adu
     if sat.any():  # saturation is a normal condition: its own channel, sky noise in its place
         arr = arr.copy()
         arr[sat] = level + sig0 * np.random.default_rng(0).standard_normal(int(sat.sum()))

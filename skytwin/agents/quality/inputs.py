@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from skytwin.agents.preprocess import (QUALITY_SIZE, SCALAR_NAMES, PreprocessError, as_image,
-                                       downsample, downsample_counting, fill_nonfinite,
+from skytwin.agents.preprocess import (QUALITY_SIZE, SATURATED_AT, SCALAR_NAMES, PreprocessError,
+                                       as_image, downsample, downsample_counting, fill_nonfinite,
                                        frame_scalars, header_value, robust_stats, stretch)
 from skytwin.agents.quality.stars import STAMP, ReferenceStars, measure_stars
 from skytwin.agents.quality.trails import count_trails, saturated_columns
@@ -61,9 +61,10 @@ def quality_model_input(image: Any, header: Mapping[str, Any] | None = None,
         raise PreprocessError("image holds no finite pixel (all NaN or inf)")
     # the saturated pixels are counted in the same pass where the header gives the level
     saturate = header_value(header, "SATURATE", math.nan)
+    saturated_at = SATURATED_AT * saturate
     n_sat: int | None = None
     if saturate > level:
-        small, n_sat = downsample_counting(arr, QUALITY_SIZE, 0.98 * saturate)
+        small, n_sat = downsample_counting(arr, QUALITY_SIZE, saturated_at)
     else:
         small = downsample(arr, QUALITY_SIZE)
     # every pixel is in one block sum, so finite blocks mean a finite frame: no second pass
@@ -82,7 +83,7 @@ def quality_model_input(image: Any, header: Mapping[str, Any] | None = None,
     scale = float(base[0])
     # where the header gives the saturation level, the trail count asks the frame which
     # columns bleed (see skytwin.agents.quality.trails)
-    bleeds = saturated_columns(arr, 0.98 * saturate, QUALITY_SIZE) if saturate > level else None
+    bleeds = saturated_columns(arr, saturated_at, QUALITY_SIZE) if saturate > level else None
     has_psf = math.isfinite(m.fwhm_arcsec) and math.isfinite(m.halfmax_arcsec)
     has_trans = math.isfinite(m.transparency) and m.transparency > 0
     fwhm = m.fwhm_arcsec if has_psf else _NO_FWHM
