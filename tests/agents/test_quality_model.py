@@ -117,6 +117,18 @@ def test_single_image_with_header_matches_batch(model, frames) -> None:
     assert np.abs(one.probabilities[0] - batch.probabilities[3]).max() < 0.3
 
 
+def test_a_lone_frame_takes_a_lone_header_and_catalogue(model, frames) -> None:
+    f = frames[3]
+    stars = ReferenceStars.from_truth(f.truth)
+    lone = model.predict(f.image, headers=f.header, stars=stars)
+    listed = model.predict(f.image, headers=[f.header], stars=[stars])
+    assert np.array_equal(lone.probabilities, listed.probabilities)
+    with pytest.raises(ValueError, match="headers: 1 given for 2 frames"):
+        model.predict([f.image, f.image], headers=[f.header])
+    with pytest.raises(ValueError, match="stars: 2 given for 1 frames"):
+        model.predict(f.image, stars=[stars, stars])
+
+
 def test_onnx_parity(model, frames, tmp_path: Path) -> None:
     xs, ss = zip(*(quality_model_input(f.image, f.header, None, ReferenceStars.from_truth(f.truth))
                    for f in frames[:8]))

@@ -311,13 +311,15 @@ class QualityModel:
             One 2-D image (ADU), a ``(N, ny, nx)`` stack, a ``RenderedFrame``, a
             FITS path, or a list of any of these.
         headers
-            Optional FITS-like headers (keyword -> value) for bare images, used
+            Optional FITS-like headers (keyword -> value) for bare images, one per
+            frame (a lone header for a lone frame), used
             for the photometric scalars (EXPTIME s, GAIN e-/ADU, PIXSCALE
             arcsec/pixel, MAGZERO e-/s, ...).
         deterministic
             Ignored (the model is deterministic); there for the Policy protocol.
         stars
-            Optional reference catalogue per frame (pixel positions and band
+            Optional reference catalogue per frame (a lone one for a lone frame;
+            pixel positions and band
             magnitudes, e.g. Gaia matched through the WCS); twin frames bring
             their own. Without one the stars give no zero point: the clouds
             criterion is left out of the verdict and the transparency is
@@ -331,6 +333,15 @@ class QualityModel:
             items = list(frames)
         else:
             items = [frames]
+        # one frame may come with one header and one catalogue rather than lists of one
+        if headers is not None and not isinstance(headers, (list, tuple)):
+            headers = [headers]
+        if isinstance(stars, ReferenceStars):
+            stars = [stars]
+        for name, given in (("headers", headers), ("stars", stars)):
+            if given is not None and len(given) != len(items):
+                raise ValueError(f"{name}: {len(given)} given for {len(items)} frames "
+                                 "(one per frame, None where a frame has none)")
         xs, ss, bad = [], [], {}
         unjudged: list[dict[str, str]] = [{} for _ in items]
         derived: list[dict[str, str]] = [{} for _ in items]
