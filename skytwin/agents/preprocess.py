@@ -338,18 +338,24 @@ def _top_percentile(a: NDArray, q: float, floor: float, top: NDArray | None = No
     When enough values lie above ``floor`` the order statistics it needs are
     among them, so only those are partitioned: the same number, a fraction
     of the cost on a frame of mostly sky. ``top``: ``a[a > floor]`` when the
-    caller has it already.
+    caller has it already. Where too few values lie above a positive
+    ``floor`` (a frame with few bright pixels) the floor is lowered to 2/5
+    of it, then to 0, before all values are partitioned: on a 256²
+    subsample of sky one comparison pass costs ~20 us, a full partition ~0.5 ms.
     """
     flat = a.ravel()
     pos = q / 100.0 * (flat.size - 1)
     lo = int(math.floor(pos))
-    top = flat[flat > floor] if top is None else top
-    k = lo - (flat.size - top.size)  # rank of the lower order statistic among ``top``
-    if k < 0:
-        return float(np.percentile(flat, q))
-    hi = min(k + 1, top.size - 1)
-    part = np.partition(top, (k, hi))
-    return float(part[k] + (part[hi] - part[k]) * np.float32(pos - lo))
+    floors = (floor, 0.4 * floor, 0.0) if floor > 0 else (floor,)
+    for f in floors:
+        if top is None or f != floor:
+            top = flat[flat > f]
+        k = lo - (flat.size - top.size)  # rank of the lower order statistic among ``top``
+        if k >= 0:
+            hi = min(k + 1, top.size - 1)
+            part = np.partition(top, (k, hi))
+            return float(part[k] + (part[hi] - part[k]) * np.float32(pos - lo))
+    return float(np.percentile(flat, q))
 
 
 def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_frac: float,
