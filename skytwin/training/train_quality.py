@@ -190,8 +190,8 @@ def train(seed: int = 0, n: int = DEFAULT_N, epochs: int = 50, out: Path | None 
     r = torch.as_tensor(d["reasons"])
     target, trail = (torch.as_tensor(a) for a in targets(d["conditions"], CONDITIONS))
     net = QualityNet()
-    net.s_mean.copy_(s[tr].mean(0))
-    net.s_std.copy_(s[tr].std(0) + 1e-3)
+    net.s_mean.copy_(s[tr, :net.n_scalars].mean(0))
+    net.s_std.copy_(s[tr, :net.n_scalars].std(0) + 1e-3)
     # the corrections' scale from the frames with their catalogue: a catalogue-free row's
     # stand-in transparency would inflate it (and the estimates' sigma floor with it) five-fold
     sc = torch.as_tensor(tr & cat)

@@ -255,6 +255,7 @@ def plain_quality_model_input(image, header=None, moon=None, stars=None):
         float(has_psf),
         float(has_trans),
         float(trails_mod.count_trails(ch0, saturated=bool(base[2] > inputs._ANY_SATURATED))),
+        m.profile_fwhm_arcsec if has_psf and math.isfinite(m.profile_fwhm_arcsec) else 0.0,
     ], np.float32)
     scalars = np.concatenate([base, extra])
     return np.stack([ch0, ch1]), np.nan_to_num(scalars, nan=0.0, posinf=10.0, neginf=-10.0)

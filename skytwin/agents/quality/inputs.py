@@ -12,7 +12,10 @@ stretched by ``asinh(20 z) / asinh(20)`` so the wings show. The scalars are
 the photometric ones of :func:`skytwin.agents.preprocess.frame_scalars`
 followed by what the stars measure (an unmeasurable value is replaced by a
 pessimistic stand-in and flagged by its ``has_*`` scalar), and last the
-number of trails found on channel 0 (:mod:`skytwin.agents.quality.trails`).
+number of trails found on channel 0 (:mod:`skytwin.agents.quality.trails`);
+these are the network's (:data:`NETWORK_SCALARS`). The last scalar is for
+the rule head alone: the FWHM of a broad stack matched to the profile grid
+(:mod:`skytwin.agents.quality.profile_grid`), 0 where not measured.
 """
 
 from __future__ import annotations
@@ -30,11 +33,15 @@ from skytwin.agents.preprocess import (QUALITY_SIZE, SATURATED_AT, SCALAR_NAMES,
 from skytwin.agents.quality.stars import STAMP, ReferenceStars, measure_stars
 from skytwin.agents.quality.trails import count_trails, saturated_columns
 
-QUALITY_SCALARS: tuple[str, ...] = SCALAR_NAMES + (
+# the scalars the network reads
+NETWORK_SCALARS: tuple[str, ...] = SCALAR_NAMES + (
     "psf_fwhm_arcsec", "psf_halfmax_arcsec", "psf_fwhm_pixels", "psf_ellipticity",
     "log_transparency", "log_n_stars", "log_psf_snr", "has_psf", "has_transparency",
     "trail_lines",
 )
+# and after them the measurements the rule head takes in place of the network's estimate
+# (0: not measured): the profile-grid FWHM of a broad stack (rule_head.broad_psf_estimate)
+QUALITY_SCALARS: tuple[str, ...] = NETWORK_SCALARS + ("psf_profile_fwhm_arcsec",)
 PSF_STRETCH = 20.0
 
 # stand-ins for values the stars could not give (pessimistic: a blurred, clouded frame)
@@ -98,6 +105,7 @@ def quality_model_input(image: Any, header: Mapping[str, Any] | None = None,
         float(has_psf),
         float(has_trans),
         float(count_trails(ch0, saturated=bool(base[2] > _ANY_SATURATED), bleeds=bleeds)),
+        m.profile_fwhm_arcsec if has_psf and math.isfinite(m.profile_fwhm_arcsec) else 0.0,
     ], np.float32)
     scalars = np.concatenate([base, extra])
     return np.stack([ch0, ch1]), np.nan_to_num(scalars, nan=0.0, posinf=10.0, neginf=-10.0)

@@ -58,10 +58,11 @@ from torch import nn
 from skytwin.agents.checkpoint import load_state, save_state, shipped
 from skytwin.agents.frame_header import read_calibration
 from skytwin.agents.preprocess import frame_inputs
-from skytwin.agents.quality.inputs import QUALITY_SCALARS, quality_model_input
+from skytwin.agents.quality.inputs import NETWORK_SCALARS, QUALITY_SCALARS, quality_model_input
 from skytwin.agents.quality.labels import LABELS, REASONS
 from skytwin.agents.quality.rule_head import (CRITERIA, MEASURED, TRAIL_CLASSES,
-                                              RuleProbabilities, measured_scalars)
+                                              RuleProbabilities, broad_psf_estimate,
+                                              measured_scalars)
 from skytwin.agents.quality.stars import ReferenceStars
 from skytwin.errors import SkytwinError
 
@@ -101,8 +102,9 @@ RULE_STEPS = _rule_thresholds()
 class QualityNet(nn.Module):
     """The CNN (see the module docstring)."""
 
-    def __init__(self, n_scalars: int = len(QUALITY_SCALARS), width: int = 16) -> None:
+    def __init__(self, n_scalars: int = len(NETWORK_SCALARS), width: int = 16) -> None:
         super().__init__()
+        self.n_scalars = n_scalars  # the first scalars of the input (NETWORK_SCALARS)
         chans = [2, width, 2 * width, 3 * width, 4 * width]
         layers: list[nn.Module] = []
         for a, b in zip(chans[:-1], chans[1:]):
@@ -142,7 +144,7 @@ class QualityNet(nn.Module):
         """Estimates' means and log sigmas ``(N, 5)``, trail logits ``(N, 3)``, reason logits."""
         f = self.features(x)
         steps = (s[:, self.step_index] * self.step_sign > self.step_threshold).to(s.dtype)
-        z = torch.cat([(s - self.s_mean) / self.s_std, steps], dim=1)
+        z = torch.cat([(s[:, :self.n_scalars] - self.s_mean) / self.s_std, steps], dim=1)
         f = torch.cat([f.mean(dim=(2, 3)), f.amax(dim=(2, 3)), self.scalars(z)], dim=1)
         h = self.trunk(f)
         k = len(MEASURED)
@@ -153,9 +155,16 @@ class QualityNet(nn.Module):
         log_sigma = m[:, k:2 * k].clamp_min(LOG_SIGMA_FLOOR) + self.correction_scale.log()
         return mean, log_sigma, m[:, 2 * k:], self.reason(h)
 
+    def estimates(self, x: torch.Tensor, s: torch.Tensor
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """:meth:`heads` with the FWHM of a broad PSF from the profile grid (what is judged)."""
+        mean, log_sigma, trails, reasons = self.heads(x, s)
+        mean, log_sigma = broad_psf_estimate(mean, log_sigma, s)
+        return mean, log_sigma, trails, reasons
+
     def forward(self, x: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Class log-probabilities ``(N, 3)`` (the untempered logits) and reason logits ``(N, 8)``."""
-        mean, log_sigma, trails, reasons = self.heads(x, s)
+        mean, log_sigma, trails, reasons = self.estimates(x, s)
         return self.rule(mean, log_sigma.exp(), trails).log(), reasons
 
     def calibrated(self, log_p: torch.Tensor) -> torch.Tensor:
@@ -178,7 +187,7 @@ class CalibratedQualityNet(nn.Module):
 
     def forward(self, x: torch.Tensor, s: torch.Tensor
                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        mean, log_sigma, trails, reasons = self.net.heads(x, s)
+        mean, log_sigma, trails, reasons = self.net.estimates(x, s)
         criteria = self.net.rule.criteria(mean, log_sigma.exp(), trails)
         p = self.net.calibrated(self.net.rule.combine(criteria).log())
         return p, torch.sigmoid(reasons), mean, criteria[:, -1], criteria

@@ -19,7 +19,10 @@ are used (the three brightest in any case).
   FWHM and ellipticity, both measured on the stack band-limit interpolated
   to :data:`UPSAMPLE` times finer pixels: on the native grid a PSF under
   ~2 pixels FWHM (good seeing at most sites) makes HSM collapse ("object is too
-  small") and quantises the half-maximum area;
+  small") and quantises the half-maximum area; a broad stack (from
+  :data:`PROFILE_FROM_PIXELS`) is also matched to a grid of seeing x defocus
+  profiles (:mod:`skytwin.agents.quality.profile_grid`), whose FWHM the
+  moments and the half-maximum area of a defocus doughnut fall short of;
 * the **transparency** (:func:`catalogue_transparency`): the trimmed
   weighted mean over all the usable catalogue stars (not only the stacked ones) of
   the flux in an aperture of 2.5 stack FWHM (at least 4 pixels) at the
@@ -56,9 +59,11 @@ from scipy import ndimage
 
 from skytwin.agents.preprocess import header_value, median, upsample
 from skytwin.agents.quality import masks
+from skytwin.agents.quality.profile_grid import HALF as PROFILE_HALF
+from skytwin.agents.quality.profile_grid import profile_fwhm
 from skytwin.twin.frames.psf import core_ellipticity
 
-STAMP = 16  # stack half-size (pixels): stamps are (2 * STAMP + 1) square
+STAMP = PROFILE_HALF  # stack half-size (pixels): stamps are (2 * STAMP + 1) square
 MAX_STARS = 32  # stars stacked and measured
 ISOLATION_PIX = 8.0  # no brighter-than-(mag + ISOLATION_DMAG) neighbour this close
 ISOLATION_DMAG = 3.0
@@ -69,6 +74,9 @@ BLEND_DMAG = 2.5  # a neighbour fainter than this (mag) adds under 10% to a star
 TRIM = 0.1  # weight fraction cut from each end of the stars' flux ratios
 PHOT_FLOOR = 0.03  # relative error added to each star's photometry: a Gaia-based catalogue's (3%)
 UPSAMPLE = 3  # the stack is measured on pixels this many times finer (odd: keeps the centre)
+# a stack whose moments or half-maximum FWHM reach this many pixels is also matched to the
+# profile grid (the rule head uses the match from 4 pixels on: a margin for their shortfall)
+PROFILE_FROM_PIXELS = 3.5
 # the background model leaves out each catalogue source's light down to this many sigma of the
 # pixel noise (a Gaussian of the stack's FWHM, the radius times DISC_WINGS for the PSF's wings,
 # galaxies twice as wide), at most DISC_MAX_PIX from it
@@ -133,6 +141,9 @@ class StarMeasurement:
     n_stars: int
     halfmax_arcsec: float  # diameter of the stack's area above half its peak (NaN: no stack)
     snr: float  # peak over the noise of the stack's border
+    # FWHM of the grid profile matching a broad stack (NaN on a stack under
+    # PROFILE_FROM_PIXELS; skytwin.agents.quality.profile_grid)
+    profile_fwhm_arcsec: float = math.nan
 
 
 class SourceDiscs(NamedTuple):
@@ -596,6 +607,12 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
         ell = 1.0 - (1.0 - g) / (1.0 + g)
     elif math.isfinite(halfmax):  # HSM failed (a noisy stack of few stars): the area's values
         fwhm, ell = halfmax, core_ellipticity(fine)
+    # a broad stack is also matched to the profile grid, which its moments and half-maximum
+    # contour fall short of (see skytwin.agents.quality.profile_grid)
+    profile = math.nan
+    sizes = [v for v in (fwhm, halfmax) if math.isfinite(v)]
+    if sizes and max(sizes) / scale >= PROFILE_FROM_PIXELS:
+        profile = profile_fwhm(stack) * scale
     trans = math.nan
     if phot is not None and np.isfinite(phot.expected).all():
         rad = max(4.0, 2.5 * fwhm / scale) if math.isfinite(fwhm) else 8.0
@@ -603,4 +620,4 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
                                        fwhm / scale if math.isfinite(fwhm) else None)
     peak = stack.max()
     norm = (stack / peak if peak > 0 else stack).astype(np.float32)
-    return StarMeasurement(norm, fwhm, ell, trans, n, halfmax, snr_stack(stack))
+    return StarMeasurement(norm, fwhm, ell, trans, n, halfmax, snr_stack(stack), profile)
