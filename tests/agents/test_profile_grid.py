@@ -55,6 +55,22 @@ def test_profile_fwhm_of_what_it_cannot_match_is_nan() -> None:
     assert load_grid().profiles.shape[:2] == (SEEING_PX.size, DEFOCUS_PX.size)
 
 
+def test_broad_stack_fwhm_matches_broad_stacks_only_and_checks_the_match() -> None:
+    from skytwin.agents.quality.stars import PROFILE_FROM_PIXELS, broad_stack_fwhm
+
+    stamp, truth = draw_profile(3.0, 8.0)  # a doughnut of ~8.5 pixels
+    scale = 0.5
+    moments = 0.8 * truth * scale  # what adaptive moments would say of it (arcsec)
+    assert broad_stack_fwhm(stamp, (moments, math.nan), scale) == \
+        pytest.approx(truth * scale, rel=0.01)
+    # a stack whose own sizes are under the limit is not matched
+    narrow = 0.9 * PROFILE_FROM_PIXELS * scale
+    assert math.isnan(broad_stack_fwhm(stamp, (narrow, narrow), scale))
+    assert math.isnan(broad_stack_fwhm(stamp, (math.nan, math.nan), scale))
+    # a match far above the stack's own sizes (a halo, not the PSF) is dropped
+    assert math.isnan(broad_stack_fwhm(stamp, (0.4 * truth * scale, math.nan), scale))
+
+
 def _scalars(profile_arcsec: float, scale: float) -> torch.Tensor:
     s = torch.zeros(1, len(QUALITY_SCALARS))
     s[0, QUALITY_SCALARS.index("pixel_scale_arcsec")] = scale
