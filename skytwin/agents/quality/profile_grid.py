@@ -8,8 +8,8 @@ fine pixels) the stack's adaptive moments fall 10-25% short of its
 half-maximum diameter (a defocus doughnut's light sits in its ring), and the
 stack's own half-maximum contour shrinks under the noise of a doughnut's flat
 top (its maximum is a noise peak). The quality network, starting from those
-two, estimated such FWHMs 5-7% low, 5% wrong on more than half of them
-(1400 frames of seed 11). A least-squares match of the whole stack against
+two, estimated such FWHMs 2-7% low, more than 5% off on a fifth to three
+quarters of them (1400 frames of seed 11, by size). A least-squares match of the whole stack against
 pixel-convolved Kolmogorov x top-hat profiles uses every pixel, and the
 matched profile's half-maximum diameter is the twin's own definition of the
 FWHM (:func:`skytwin.twin.frames.psf.half_max_area_diameter`): there it is
