@@ -11,7 +11,9 @@ detection candidates of new fields (brightenings and fadings; the
 Beside each quality ECE, ``*_ece_if_calibrated`` is the median ECE a
 perfectly calibrated model with the same confidences would show on as many
 frames (the sampling floor), and ``*_ece_p_if_calibrated`` the fraction of
-such draws at or above the measured ECE.
+such draws at or above the measured ECE; ``*_<quantity>_within_<k>_sigma``
+is how often the estimate's k-sigma error covers the truth (Gaussian: 0.683,
+0.954).
 Real data: /work/shared/realdata/rubin_triplets (or ``--realdata``), Rubin's
 reliability < 0.1 as bogus against > 0.9 as real. Timings on one CPU thread
 (``torch.set_num_threads(1)``), median of repeated calls.
@@ -39,8 +41,9 @@ from skytwin.agents.detection import stack_reference  # noqa: E402
 from skytwin.agents.preprocess import center_crop  # noqa: E402
 from skytwin.agents.quality import load_default as load_quality  # noqa: E402
 from skytwin.agents.quality.baseline import QualityBaseline  # noqa: E402
+from skytwin.agents.quality.rule_head import targets  # noqa: E402
 from skytwin.agents.checkpoint import weights_path  # noqa: E402
-from skytwin.training.datasets import make_quality_dataset  # noqa: E402
+from skytwin.training.datasets import CONDITIONS, make_quality_dataset  # noqa: E402
 from skytwin.training.detection_data import make_detection_dataset  # noqa: E402
 from skytwin.training.sites import HELDOUT_SITES, TRAIN_SITES  # noqa: E402
 from skytwin.training.failures import FAILURE_MODES  # noqa: E402
@@ -78,6 +81,13 @@ def quality(seed: int, n: int, n_heldout: int, workers: int) -> dict[str, float]
         out[f"quality_{name}ece_p_if_calibrated"] = float(
             (floor >= out[f"quality_{name}ece"]).mean())
         out[f"quality_{name}n"] = int(len(y))
+        # how often the estimates' one- and two-sigma errors cover the truth (Gaussian: 0.683,
+        # 0.954): what the errors `skytwin judge` prints are worth
+        mean, sigma = m.estimate_arrays(d["x"][cat], d["s"][cat])
+        z = np.abs(mean - targets(d["conditions"][cat], CONDITIONS)[0]) / sigma
+        for c, quantity in enumerate(("fwhm", "ellipticity", "transparency", "sky_excess")):
+            for k in (1, 2):
+                out[f"quality_{name}{quantity}_within_{k}_sigma"] = float((z[:, c] <= k).mean())
         meas = np.isfinite(d["baseline"]).any(axis=1) & cat
         pb = base.proba(d["baseline"][meas])
         out[f"quality_{name}baseline_accuracy"] = float((pb.argmax(1) == d["label"][meas]).mean())

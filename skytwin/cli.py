@@ -261,21 +261,31 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
         for r in rows:
             console.print_json(json.dumps(r))
         return 0
-    table = Table(title=f"{len(rows)} frames")
+    table = Table(title=f"{len(rows)} frames", show_edge=False, collapse_padding=True)
     table.add_column("frame", no_wrap=True)
     for name in ("quality (p)", "reason", 'FWHM"', "ell.", "transp.", "sky+", "trails",
-                 "anomaly"):
-        table.add_column(name)
-    def num(v: float | None, fmt: str) -> str:
-        return "-" if v is None else format(v, fmt)
+                 "anom."):
+        # the reason's longest criterion ("background", "saturation") kept whole
+        table.add_column(name, min_width=10 if name == "reason" else None)
+    def num(v: float | None, fmt: str, err: float | None = None) -> str:
+        # an estimate with its one-sigma error under it, where the model gives one (two
+        # lines keep the table within 80 columns)
+        if v is None:
+            return "-"
+        return format(v, fmt) if err is None else f"{v:{fmt}}\n±{err:{fmt}}"
 
     for r in rows:
         # a FWHM the header gives no pixel scale for is shown in pixels
-        fwhm = num(r["fwhm_arcsec"], ".2f") if r.get("fwhm_arcsec") is not None else f"{num(r.get('fwhm_pixels'), '.1f')} px"
-        est = [fwhm, num(r["ellipticity"], ".2f"),
-               num(r["transparency"], ".2f"), num(r["sky_excess_mag"], ".1f"),
+        fwhm = num(r["fwhm_arcsec"], ".2f", r.get("fwhm_arcsec_err")) \
+            if r.get("fwhm_arcsec") is not None \
+            else f"{num(r.get('fwhm_pixels'), '.1f', r.get('fwhm_pixels_err'))} px"
+        est = [fwhm, num(r["ellipticity"], ".2f", r.get("ellipticity_err")),
+               num(r["transparency"], ".2f", r.get("transparency_err")),
+               num(r["sky_excess_mag"], ".2f", r.get("sky_excess_mag_err")),
                str(r["trails"])] if "ellipticity" in r else ["-"] * 5
-        table.add_row(Path(r["frame"]).name, f"{r['quality']} ({r['p']:.2f})", r["reason"] or "-",
+        # one criterion a line: a narrow terminal cuts a long word, not a short one
+        table.add_row(Path(r["frame"]).name, f"{r['quality']} ({r['p']:.2f})",
+                      r["reason"].replace("+", "+\n") or "-",
                       *est, "yes" if r["anomalous"] else "no")
     console.print(table)
     # what the verdicts rest on where a header falls short, said once per cause

@@ -86,6 +86,8 @@ def test_judge_gives_each_frame_a_verdict(tmp_path: Path, capsys: pytest.Capture
     rows = [json.loads(block) for block in text.replace("}\n{", "}\x00{").split("\x00")]
     assert [Path(r["frame"]).name for r in rows] == ["good.fits", "truncated.fits", "bare.fits"]
     assert rows[0]["transparency"] > 0 and rows[2]["transparency"] is None
+    assert rows[0]["transparency_err"] > 0 and rows[2]["transparency_err"] is None
+    assert 0 < rows[0]["fwhm_arcsec_err"] < rows[0]["fwhm_arcsec"]
     assert rows[0]["quality"] in ("good", "medium", "bad") and 0.0 < rows[0]["fwhm_arcsec"] < 20
     assert rows[0]["trails"] in ("none", "1-2", "3+") and rows[0]["anomaly_score"] is not None
     assert rows[1]["quality"] == "bad" and rows[1]["reason"].startswith("unreadable")
@@ -95,7 +97,7 @@ def test_judge_gives_each_frame_a_verdict(tmp_path: Path, capsys: pytest.Capture
     assert rows[2]["fwhm_arcsec"] is None and rows[2]["sky_excess_mag"] is None and rows[2]["fwhm_pixels"] > 0
     assert main(["judge", str(good), str(bare)]) == 0  # the table
     text = capsys.readouterr().out
-    assert "good.fits" in text and "px" in text
+    assert "good.fits" in text and "px" in text and "±" in text
     assert "blur not judged: no pixel scale" in text and "sky and clouds not judged: no MAGZERO" in text and "(bare.fits)" in text
 
 

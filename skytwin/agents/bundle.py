@@ -144,7 +144,7 @@ def _quality(out: Path, frames: list[Any]) -> dict[str, Any]:
         "inputs": {"x": [-1, 2, *x.shape[2:]], "s": [-1, len(QUALITY_SCALARS)]},
         "outputs": {"probs": [-1, len(LABELS)], "reasons": [-1, len(REASONS)],
                     "estimates": [-1, 5], "trails": [-1, len(TRAIL_CLASSES)],
-                    "criteria": [-1, len(CRITERIA), len(LABELS)]},
+                    "criteria": [-1, len(CRITERIA), len(LABELS)], "sigmas": [-1, 5]},
         "preprocess": "skytwin.agents.quality.inputs.quality_model_input(image, "
                       "skytwin.agents.frame_header.read_calibration(header).header, moon, "
                       "stars) -> (x, s)",

@@ -8,9 +8,9 @@ The batch axis is dynamic; opset 17.
 =========  ====================================  =================================
 model      inputs                                outputs
 =========  ====================================  =================================
-quality    x (N, 2, 64, 64), s (N, 19)           probs (N, 3), reasons (N, 8),
+quality    x (N, 2, 64, 64), s (N, 20)           probs (N, 3), reasons (N, 8),
                                                  estimates (N, 5), trails (N, 3),
-                                                 criteria (N, 6, 3)
+                                                 criteria (N, 6, 3), sigmas (N, 5)
 detection  x (N, 3, 31, 31)                      prob (N,)
 anomaly    m (N, 5, 32, 32), p (N, 8, 256), g (N, 4)  score (N,)
 =========  ====================================  =================================
@@ -30,7 +30,7 @@ from skytwin.agents.preprocess import CUTOUT_SIZE, QUALITY_SIZE
 from skytwin.agents.quality.inputs import QUALITY_SCALARS
 
 OPSET = 17
-QUALITY_OUTPUTS = ["probs", "reasons", "estimates", "trails", "criteria"]
+QUALITY_OUTPUTS = ["probs", "reasons", "estimates", "trails", "criteria", "sigmas"]
 
 
 def _write(module: torch.nn.Module, args: tuple[torch.Tensor, ...], names: list[str],

@@ -55,6 +55,26 @@ def test_measurements_behind_the_labels_follow_the_truth(model, frames) -> None:
     assert {m["trails"] for m in res.measurements} <= {"none", "1-2", "3+"}
 
 
+
+def test_each_estimate_comes_with_an_error_that_covers_the_truth(model, frames) -> None:
+    """The one-sigma errors are the network's own Gaussians: neither vanishing nor vacuous."""
+    res = model.predict(frames)
+    for key, truth in (("fwhm_arcsec", "fwhm_arcsec"), ("transparency", "transparency"),
+                       ("ellipticity", "ellipticity")):
+        est = np.array([m[key] for m in res.measurements])
+        err = np.array([m[key + "_err"] for m in res.measurements])
+        true = np.array([f.conditions[truth] for f in frames])
+        assert (err > 0).all(), (key, err)
+        # within 3 sigma on nearly every frame, and the sigma a few per cent, not tens
+        assert np.sum(np.abs(est - true) <= 3 * err) >= 14, (key, est, true, err)
+    rel = [m["fwhm_arcsec_err"] / m["fwhm_arcsec"] for m in res.measurements]
+    assert 0.005 < np.median(rel) < 0.1, rel
+    assert all(m["fwhm_pixels_err"] > 0 for m in res.measurements)
+    # no catalogue: the transparency and its error are both unknown
+    bare = model.predict(frames[0].image, headers=[frames[0].header])
+    assert math.isnan(bare.measurements[0]["transparency_err"])
+    assert bare.measurements[0]["fwhm_arcsec_err"] > 0
+
 def _grades(**at: tuple[float, float, float]) -> np.ndarray:
     g = np.tile([[0.9, 0.08, 0.02]], (len(CRITERIA), 1))
     for name, p in at.items():
@@ -136,7 +156,7 @@ def test_onnx_parity(model, frames, tmp_path: Path) -> None:
     path = export_quality(model, tmp_path / "q.onnx")
     exported = run_onnx(path, x=x, s=s)
     torch_engine = QualityModel(model.net, engine="torch")
-    # probabilities, reason head, estimates, trail classes, criteria's grades
+    # probabilities, reason head, estimates, trail classes, criteria's grades, estimates' sigmas
     for a, b in zip(exported, torch_engine._infer(x, s), strict=True):
         assert a.shape == b.shape and np.abs(a - b).max() < 1e-4
 

@@ -177,8 +177,10 @@ class CalibratedQualityNet(nn.Module):
 
     Tempered class probabilities ``(N, 3)``, reason probabilities ``(N, 8)``,
     the estimates' means ``(N, 5)`` (:data:`MEASURED`), the trail-class
-    probabilities ``(N, 3)`` and each criterion's grade probabilities
-    ``(N, 6, 3)`` (:data:`CRITERIA`; good, medium, bad).
+    probabilities ``(N, 3)``, each criterion's grade probabilities
+    ``(N, 6, 3)`` (:data:`CRITERIA`; good, medium, bad) and the estimates'
+    standard deviations ``(N, 5)`` (the Gaussians the rule integrates, in the
+    units of :data:`MEASURED`).
     """
 
     def __init__(self, net: QualityNet) -> None:
@@ -186,11 +188,12 @@ class CalibratedQualityNet(nn.Module):
         self.net = net
 
     def forward(self, x: torch.Tensor, s: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+                ) -> tuple[torch.Tensor, ...]:
         mean, log_sigma, trails, reasons = self.net.estimates(x, s)
-        criteria = self.net.rule.criteria(mean, log_sigma.exp(), trails)
+        sigma = log_sigma.exp()
+        criteria = self.net.rule.criteria(mean, sigma, trails)
         p = self.net.calibrated(self.net.rule.combine(criteria).log())
-        return p, torch.sigmoid(reasons), mean, criteria[:, -1], criteria
+        return p, torch.sigmoid(reasons), mean, criteria[:, -1], criteria, sigma
 
 
 @dataclass
@@ -211,21 +214,36 @@ class QualityResult:
         return iter((self.labels, self.probabilities, self.reasons))
 
 
-def measurements(mean: NDArray, trail_probs: NDArray) -> list[dict[str, float | str]]:
-    """The network's estimates per frame in the labelling rule's units.
+def measurements(mean: NDArray, trail_probs: NDArray, sigma: NDArray | None = None
+                 ) -> list[dict[str, float | str]]:
+    """The network's estimates per frame in the labelling rule's units, with their errors.
 
     ``fwhm_arcsec``, ``ellipticity`` (1 - b/a), ``transparency`` (fraction),
     ``sky_excess_mag`` (magnitudes brighter than the band's dark sky),
     ``saturated_fraction`` (floored at 1e-6) and ``trails`` (one of
-    :data:`~skytwin.agents.quality.rule_head.TRAIL_CLASSES`).
+    :data:`~skytwin.agents.quality.rule_head.TRAIL_CLASSES`). Given the
+    estimates' standard deviations ``sigma`` (:class:`CalibratedQualityNet`),
+    each of the first four also has its one-sigma error under ``<name>_err``,
+    in the same unit (the FWHM's and the transparency's are estimated in log,
+    so the error is the value times the sigma, to first order); the saturated
+    fraction's, estimated in log10, is ``saturated_fraction_err_dex``.
     """
     out: list[dict[str, float | str]] = []
-    for m, t in zip(np.asarray(mean, np.float64), np.asarray(trail_probs)):
+    sig = np.full(np.shape(mean), math.nan) if sigma is None else np.asarray(sigma, np.float64)
+    for m, t, e in zip(np.asarray(mean, np.float64), np.asarray(trail_probs), sig):
         # the Gaussian estimates may stray past the quantities' ranges; reported within them
-        out.append({"fwhm_arcsec": math.exp(m[0]), "ellipticity": min(max(float(m[1]), 0.0), 1.0),
-                    "transparency": math.exp(m[2]), "sky_excess_mag": float(m[3]),
-                    "saturated_fraction": min(float(10.0 ** m[4]), 1.0),
-                    "trails": TRAIL_CLASSES[int(np.argmax(t))]})
+        fwhm, trans = math.exp(m[0]), math.exp(m[2])
+        row: dict[str, float | str] = {
+            "fwhm_arcsec": fwhm, "ellipticity": min(max(float(m[1]), 0.0), 1.0),
+            "transparency": trans, "sky_excess_mag": float(m[3]),
+            "saturated_fraction": min(float(10.0 ** m[4]), 1.0),
+            "trails": TRAIL_CLASSES[int(np.argmax(t))]}
+        if sigma is not None:
+            row.update({"fwhm_arcsec_err": fwhm * float(e[0]), "ellipticity_err": float(e[1]),
+                        "transparency_err": trans * float(e[2]),
+                        "sky_excess_mag_err": float(e[3]),
+                        "saturated_fraction_err_dex": float(e[4])})
+        out.append(row)
     return out
 
 
@@ -256,6 +274,15 @@ class QualityModel:
         p, r, *_ = self._infer(x, s)
         return p, r
 
+    def estimate_arrays(self, x: NDArray, s: NDArray) -> tuple[NDArray, NDArray]:
+        """The estimates' means and standard deviations ``(N, 5)`` of preprocessed inputs.
+
+        In the units of :data:`~skytwin.agents.quality.rule_head.MEASURED`
+        (:meth:`predict` reports them in the rule's units, as ``measurements``).
+        """
+        _, _, mean, _, _, sigma = self._infer(x, s)
+        return mean, sigma
+
     def classify_arrays(self, x: NDArray, s: NDArray, catalogue: bool = True
                         ) -> tuple[NDArray, list[str]]:
         """Class probabilities ``(N, 3)`` and reasons (:func:`rule_reason`) of model inputs.
@@ -263,7 +290,7 @@ class QualityModel:
         ``catalogue`` False: inputs made without reference stars, judged as
         :meth:`predict` judges them (the clouds criterion left out).
         """
-        p, r, _, _, crit = self._infer(x, s)
+        p, r, _, _, crit, _ = self._infer(x, s)
         if not catalogue:
             p, crit = self._without_clouds(crit)
         moon = np.asarray(s)[:, QUALITY_SCALARS.index("moon_lit_near")] > 0.5
@@ -271,8 +298,9 @@ class QualityModel:
                    for i in range(len(p))]
 
     def _infer(self, x: NDArray, s: NDArray) -> tuple[NDArray, ...]:
-        """Probabilities, reason probabilities, estimates' means, trail probabilities and the
-        criteria's grade probabilities (the outputs of :class:`CalibratedQualityNet`)."""
+        """Probabilities, reason probabilities, estimates' means, trail probabilities, the
+        criteria's grade probabilities and the estimates' standard deviations (the outputs of
+        :class:`CalibratedQualityNet`)."""
         x = np.ascontiguousarray(x, np.float32)
         s = np.ascontiguousarray(s, np.float32)
         if self._use_onnx():
@@ -381,7 +409,7 @@ class QualityModel:
         meas: list[dict[str, float | str]] = [{} for _ in items]
         if good_idx:
             s_all = np.stack(ss)
-            p, r, mean, trails, crit = self._infer(np.stack(xs), s_all)
+            p, r, mean, trails, crit, sigma = self._infer(np.stack(xs), s_all)
             # what the header or a missing catalogue cannot support is left out of the verdict
             # (not judged on the model's pessimistic or neutral stand-ins)
             left_out = [tuple(sorted(unjudged[i])) for i in good_idx]
@@ -392,11 +420,13 @@ class QualityModel:
             probs[good_idx], rprobs[good_idx], grades[good_idx] = p, r, crit
             moon[good_idx] = s_all[:, QUALITY_SCALARS.index("moon_lit_near")] > 0.5
             scale = s_all[:, QUALITY_SCALARS.index("pixel_scale_arcsec")]
-            for i, m, names, sc in zip(good_idx, measurements(mean, trails), left_out, scale):
+            for i, m, names, sc in zip(good_idx, measurements(mean, trails, sigma), left_out,
+                                       scale):
                 # in pixels the FWHM is known whatever the header (the scale assumed is divided out)
                 m["fwhm_pixels"] = float(m["fwhm_arcsec"]) / max(float(sc), 1e-6)
+                m["fwhm_pixels_err"] = float(m["fwhm_arcsec_err"]) / max(float(sc), 1e-6)
                 for name in names:
-                    m[_ESTIMATE_OF[name]] = math.nan
+                    m[_ESTIMATE_OF[name]] = m[_ESTIMATE_OF[name] + "_err"] = math.nan
                 meas[i] = m
         labels, reasons = [], []
         for i in range(len(items)):
