@@ -55,7 +55,6 @@ def test_measurements_behind_the_labels_follow_the_truth(model, frames) -> None:
     assert {m["trails"] for m in res.measurements} <= {"none", "1-2", "3+"}
 
 
-
 def test_each_estimate_comes_with_an_error_that_covers_the_truth(model, frames) -> None:
     """The one-sigma errors are the network's own Gaussians: neither vanishing nor vacuous."""
     res = model.predict(frames)
