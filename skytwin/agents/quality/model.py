@@ -214,36 +214,32 @@ class QualityResult:
         return iter((self.labels, self.probabilities, self.reasons))
 
 
-def measurements(mean: NDArray, trail_probs: NDArray, sigma: NDArray | None = None
+def measurements(mean: NDArray, trail_probs: NDArray, sigma: NDArray
                  ) -> list[dict[str, float | str]]:
     """The network's estimates per frame in the labelling rule's units, with their errors.
 
     ``fwhm_arcsec``, ``ellipticity`` (1 - b/a), ``transparency`` (fraction),
     ``sky_excess_mag`` (magnitudes brighter than the band's dark sky),
     ``saturated_fraction`` (floored at 1e-6) and ``trails`` (one of
-    :data:`~skytwin.agents.quality.rule_head.TRAIL_CLASSES`). Given the
-    estimates' standard deviations ``sigma`` (:class:`CalibratedQualityNet`),
-    each of the first four also has its one-sigma error under ``<name>_err``,
-    in the same unit (the FWHM's and the transparency's are estimated in log,
-    so the error is the value times the sigma, to first order); the saturated
+    :data:`~skytwin.agents.quality.rule_head.TRAIL_CLASSES`). From the
+    estimates' standard deviations ``sigma`` (:class:`CalibratedQualityNet`)
+    each of the first four has its one-sigma error under ``<name>_err``, in
+    the same unit (the FWHM's and the transparency's are estimated in log, so
+    the error is the value times the sigma, to first order); the saturated
     fraction's, estimated in log10, is ``saturated_fraction_err_dex``.
     """
     out: list[dict[str, float | str]] = []
-    sig = np.full(np.shape(mean), math.nan) if sigma is None else np.asarray(sigma, np.float64)
-    for m, t, e in zip(np.asarray(mean, np.float64), np.asarray(trail_probs), sig):
+    for m, t, e in zip(np.asarray(mean, np.float64), np.asarray(trail_probs),
+                       np.asarray(sigma, np.float64)):
         # the Gaussian estimates may stray past the quantities' ranges; reported within them
         fwhm, trans = math.exp(m[0]), math.exp(m[2])
-        row: dict[str, float | str] = {
-            "fwhm_arcsec": fwhm, "ellipticity": min(max(float(m[1]), 0.0), 1.0),
-            "transparency": trans, "sky_excess_mag": float(m[3]),
-            "saturated_fraction": min(float(10.0 ** m[4]), 1.0),
-            "trails": TRAIL_CLASSES[int(np.argmax(t))]}
-        if sigma is not None:
-            row.update({"fwhm_arcsec_err": fwhm * float(e[0]), "ellipticity_err": float(e[1]),
-                        "transparency_err": trans * float(e[2]),
-                        "sky_excess_mag_err": float(e[3]),
-                        "saturated_fraction_err_dex": float(e[4])})
-        out.append(row)
+        out.append({"fwhm_arcsec": fwhm, "ellipticity": min(max(float(m[1]), 0.0), 1.0),
+                    "transparency": trans, "sky_excess_mag": float(m[3]),
+                    "saturated_fraction": min(float(10.0 ** m[4]), 1.0),
+                    "trails": TRAIL_CLASSES[int(np.argmax(t))],
+                    "fwhm_arcsec_err": fwhm * float(e[0]), "ellipticity_err": float(e[1]),
+                    "transparency_err": trans * float(e[2]), "sky_excess_mag_err": float(e[3]),
+                    "saturated_fraction_err_dex": float(e[4])})
     return out
 
 
