@@ -55,6 +55,15 @@ def test_profile_fwhm_of_what_it_cannot_match_is_nan() -> None:
     assert load_grid().profiles.shape[:2] == (SEEING_PX.size, DEFOCUS_PX.size)
 
 
+def test_profile_fwhm_of_noise_is_a_number_or_nan_never_an_error() -> None:
+    """A stack of pure noise can match best where a neighbouring profile is no match at all
+    (an infinite misfit); the refinement then stays on the grid point (CI found it this way)."""
+    size = 2 * HALF + 1
+    for seed in range(40):
+        f = profile_fwhm(np.random.default_rng(seed).normal(0.0, 0.1, (size, size)))
+        assert math.isnan(f) or load_grid().fwhm_px.min() <= f <= load_grid().fwhm_px.max()
+
+
 def test_broad_stack_fwhm_matches_broad_stacks_only_and_checks_the_match() -> None:
     from skytwin.agents.quality.stars import PROFILE_FROM_PIXELS, broad_stack_fwhm
 

@@ -128,7 +128,12 @@ def load_grid(path: str | None = None) -> ProfileGrid:
 
 
 def _vertex(c0: float, c1: float, c2: float) -> float:
-    """Offset (in steps, within +-1) of the minimum of the parabola through three values."""
+    """Offset (in steps, within +-1) of the minimum of the parabola through three values.
+
+    0 when a neighbour is no match (an infinite misfit): no parabola passes through it.
+    """
+    if not (math.isfinite(c0) and math.isfinite(c2)):
+        return 0.0
     den = c0 - 2.0 * c1 + c2
     return float(np.clip(0.5 * (c0 - c2) / den, -1.0, 1.0)) if den > 0 else 0.0
 
