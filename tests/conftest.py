@@ -28,3 +28,16 @@ def realdata() -> Path:
     if not REALDATA.exists():
         pytest.skip(f"{REALDATA} not present")
     return REALDATA
+
+
+@pytest.fixture
+def seed_actions():
+    """Seed every agent's action space of a PettingZoo env, so that the libraries' checkers,
+    which sample actions from unseeded spaces, test the same steps on every run."""
+
+    def seed(env, seed: int = 0):  # type: ignore[no-untyped-def]
+        for i, agent in enumerate(env.possible_agents):
+            env.action_space(agent).seed(seed + i)
+        return env
+
+    return seed

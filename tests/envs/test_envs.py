@@ -29,15 +29,15 @@ def _quiet():
 
 
 @pytest.mark.parametrize("name,roles", PZ_CASES)
-def test_aec_api(name, roles):
+def test_aec_api(name, roles, seed_actions):
     aec, _ = PETTINGZOO_ENVS[name]
-    api_test(aec(roles=roles), num_cycles=CYCLES)
+    api_test(seed_actions(aec(roles=roles)), num_cycles=CYCLES)
 
 
 @pytest.mark.parametrize("name,roles", PZ_CASES)
-def test_parallel_api(name, roles):
+def test_parallel_api(name, roles, seed_actions):
     _, par = PETTINGZOO_ENVS[name]
-    parallel_api_test(par(roles=roles), num_cycles=CYCLES)
+    parallel_api_test(seed_actions(par(roles=roles)), num_cycles=CYCLES)
 
 
 @pytest.mark.parametrize("name,roles", PZ_CASES)

@@ -59,11 +59,12 @@ def test_unknown_mode_and_bad_size_are_refused():
         NetworkCore("one_site_night", observation_mode="pixels", pixel_size=4)
 
 
-def test_aec_and_parallel_api_in_pixel_mode():
+def test_aec_and_parallel_api_in_pixel_mode(seed_actions):
     # api_test reads obs["observation"].shape, so it cannot take the quality role's Dict
     # observation; the quality role's spaces are checked by test_random_episode_slice_stays_in_spaces
-    api_test(network_v0.env(roles=("scheduler", "detector"), **PIX), num_cycles=6)
-    parallel_api_test(network_v0.parallel_env(roles=("quality", "detector"), **PIX), num_cycles=6)
+    api_test(seed_actions(network_v0.env(roles=("scheduler", "detector"), **PIX)), num_cycles=6)
+    parallel_api_test(seed_actions(network_v0.parallel_env(roles=("quality", "detector"), **PIX)),
+                      num_cycles=6)
 
 
 @pytest.mark.parametrize("env_id", [
@@ -75,6 +76,7 @@ def test_gym_views_in_pixel_mode(env_id):
     env = gym.make(env_id, **PIX)
     check_env(env.unwrapped, skip_render_check=True)
     obs, _ = env.reset(seed=2)
+    env.action_space.seed(2)
     for _ in range(8):
         assert env.observation_space.contains(obs)
         obs, _, term, trunc, info = env.step(env.action_space.sample())
