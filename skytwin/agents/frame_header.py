@@ -26,8 +26,20 @@ criterion      left out (``unjudged``) when the header lacks
 =============  ==========================================================
 
 (``clouds`` is also left out without a reference catalogue, by
-:meth:`~skytwin.agents.quality.model.QualityModel.predict`.) ``MAGZERO`` is
-not derived from a magnitude zero point such as ``MAGZPT``: surveys define
+:meth:`~skytwin.agents.quality.model.QualityModel.predict`.)
+
+Without ``SATURATE`` the frame itself (when given) says where it clips: a
+maximum shared by several pixels (``PLATEAU_PIXELS``) well above the
+background (``PLATEAU_SIGMAS`` noise sigmas) is the full well or the ADC's
+last code, a clipping plateau
+(:func:`~skytwin.agents.preprocess.saturation_level`); a frame without such
+a plateau clips nowhere, and no pixel counts as saturated (taking the
+frame's brightest pixels as saturated would call every frame without a
+saturated star saturated, a star-poor one badly so). Without a plateau the
+stars of the stacked PSF still leave out those near the frame's maximum: a
+photographic plate or a non-linear detector saturates softly.
+
+``MAGZERO`` is not derived from a magnitude zero point such as ``MAGZPT``: surveys define
 those per ADU or per second, in their own systems, and a wrong guess would
 judge the sky on a wrong scale.
 """
@@ -40,7 +52,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from skytwin.agents.preprocess import header_value
+from skytwin.agents.preprocess import header_value, saturation_level
 
 
 SCALE_SOURCES = "PIXSCALE, SECPIX, PIXSCAL1/2, a celestial WCS or PLTSCALE x XPIXELSZ"
@@ -128,11 +140,12 @@ def pixel_scale(header: Mapping[str, Any] | None) -> tuple[float, str]:
     return math.nan, ""
 
 
-def read_calibration(header: Mapping[str, Any] | None) -> HeaderCalibration:
+def read_calibration(header: Mapping[str, Any] | None, image: Any = None) -> HeaderCalibration:
     """The header's calibration for the quality model (see the module docstring).
 
     A keyword present but unusable (zero, negative, not a number) counts as
     missing and is dropped, so the model takes its neutral stand-in.
+    ``image``: the frame, from which a missing ``SATURATE`` is found.
     """
     out: dict[str, Any] = dict(header or {})
     derived: dict[str, str] = {}
@@ -151,4 +164,12 @@ def read_calibration(header: Mapping[str, Any] | None) -> HeaderCalibration:
             missing.append(what)
     if missing:
         unjudged["sky"] = unjudged["clouds"] = "no " + " and no ".join(missing)
+    if image is not None and not _value(out, "SATURATE") > 0:
+        level = saturation_level(image)
+        if math.isfinite(level):
+            out["SATURATE"] = level
+            derived["SATURATE"] = f"{level:.6g} ADU, the frame's clipping plateau"
+        else:  # left missing: the quality input then counts no pixel saturated
+            derived["SATURATE"] = "none: the frame shows no clipping plateau, so no pixel " \
+                "counts as saturated"
     return HeaderCalibration(out, derived, unjudged)

@@ -43,6 +43,8 @@ SOFT = 3.0  # asinh softening, noise sigmas
 # a pixel at or above this fraction of the header's SATURATE counts as saturated (the quality
 # input, its trail count's bleed columns and the anomaly features share it)
 SATURATED_AT = 0.98
+PLATEAU_PIXELS = 4  # a maximum that this many pixels share is a clipped (saturated) level
+PLATEAU_SIGMAS = 10.0  # ... when it stands this many noise sigmas above the background
 
 # Dark-sky zenith brightness at a good site, new Moon (mag/arcsec^2), the
 # reference of the quality rule's "moonlight"/"background" criterion (values
@@ -302,6 +304,27 @@ def center_crop(arr: NDArray, size: int, fill: float = 0.0) -> NDArray:
     return out
 
 
+def saturation_level(*images: NDArray) -> float:
+    """The level at which the images clip: the lowest maximum shared by several pixels.
+
+    A frame without a SATURATE keyword still shows its full well (or its
+    ADC's last code) as a plateau of pixels at one value; ``inf`` when no
+    image has one. The plateau must stand :data:`PLATEAU_SIGMAS` noise sigmas
+    above the background: the top of an integer frame's noise, or a constant
+    frame, is shared by several pixels too.
+    """
+    levels = []
+    for im in images:
+        a = np.asarray(im)
+        mx = np.fmax.reduce(a, axis=None) if a.size else np.nan  # NaN ignored, no warning
+        if not (np.isfinite(mx) and np.count_nonzero(a == mx) >= PLATEAU_PIXELS):
+            continue
+        level, sigma = robust_stats(a)
+        if mx > level + PLATEAU_SIGMAS * sigma:
+            levels.append(float(mx))
+    return min(levels, default=math.inf)
+
+
 def header_value(header: Mapping[str, Any] | None, key: str, default: float) -> float:
     """A header keyword as a finite float (a ``(value, comment)`` pair too), else ``default``."""
     if not header or key not in header:
@@ -365,7 +388,8 @@ def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_f
     """The quality model's scalar inputs (:data:`SCALAR_NAMES`), from the image and its header.
 
     Missing header keys fall back to neutral values (a 1"/pixel, 60 s, gain 1,
-    bias 0 frame at a zero point of 1e9 e-/s), so a bare image still works.
+    bias 0 frame at a zero point of 1e9 e-/s that saturates nowhere), so a
+    bare image still works.
     ``moon`` is ``(illumination, separation_deg)`` when known.
     ``n_saturated``: the pixels ``>= SATURATED_AT * SATURATE``, when the caller has
     counted them (:func:`downsample_counting`).
@@ -375,9 +399,9 @@ def frame_scalars(arr: NDArray[np.float32], level: float, sigma: float, finite_f
     gain = max(header_value(header, "GAIN", 1.0), 1e-6)
     bias = header_value(header, "BIASLEV", 0.0)
     zp = max(header_value(header, "MAGZERO", 1e9), 1.0)
-    sat = header_value(header, "SATURATE", math.nan)
-    if math.isnan(sat):  # the image's own maximum only when needed: a full pass
-        sat = float(np.nanmax(arr)) if arr.size else 65535.0
+    # no SATURATE: no pixel counts as saturated (read_calibration gives a frame that clips the
+    # level of its plateau)
+    sat = header_value(header, "SATURATE", -math.inf)
     band = _hstr(header, "FILTER", "clear")
     dark = DARK_SKY_MAG.get(band, 21.0)
     sky_e = max((level - bias) * gain, 1e-3)

@@ -116,7 +116,7 @@ def test_subtraction_needs_same_shapes() -> None:
 
 def test_a_saturated_star_does_not_spoil_the_subtraction_without_a_saturate_level(model) -> None:
     from skytwin.agents.detection import stack_reference
-    from skytwin.agents.detection.subtract import saturation_level
+    from skytwin.agents.preprocess import saturation_level
     from skytwin.twin.frames import RenderRequest, Transient, render_frame
     # the benchmark's timing field with seed 2 holds a star saturated in every frame
     base = dict(ra_deg=120.0, dec_deg=5.0, nx=1024, ny=1024, pixel_scale_arcsec=0.6, seed=2,

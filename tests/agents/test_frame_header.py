@@ -69,7 +69,7 @@ def test_the_model_judges_a_frame_with_a_zero_scale_without_it() -> None:
     import numpy as np
 
     from skytwin.agents.quality import load_default
-    image = np.random.default_rng(3).normal(1000.0, 10.0, (128, 128)).astype(np.float32)
+    image = _star_field(np.random.default_rng(3))
     res = load_default().predict(image, headers=[{"PIXSCALE": 0.0, "MAGZERO": 0.0, "EXPTIME": 60.0}])
     assert res.labels[0] in ("good", "medium", "bad") and not res.reasons[0].startswith("unreadable")
     assert set(res.unjudged[0]) == {"blur", "sky", "clouds"}
@@ -81,3 +81,53 @@ def test_cards_fits_cannot_hold_are_left_out() -> None:
     hdr = fits_header({"OBJECT": "a\tb", "A=B": 1, "BIG": 10 ** 400, "NAN": math.nan, "NAME": "Müller",
                        "LONGKEYWORD": 1, "OK": (1.5, "kept")})
     assert list(hdr.keys()) == ["OK"] and hdr["OK"] == 1.5
+
+
+def _star_field(rng, size: int = 128, n: int = 12, peak: float = 3000.0):  # type: ignore[no-untyped-def]
+    """Noise around 1000 ADU with ``n`` round Gaussian stars (FWHM 3 pixels) of up to ``peak``."""
+    import numpy as np
+
+    yy, xx = np.mgrid[:size, :size]
+    image = rng.normal(1000.0, 10.0, (size, size))
+    for x, y, a in zip(*rng.uniform(20, size - 20, (2, n)), rng.uniform(0.2, 1.0, n) * peak):
+        image += a * np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.274 ** 2))
+    return image.astype(np.float32)
+
+
+def test_without_saturate_the_frame_says_where_it_clips() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(4)
+    clipped = np.minimum(_star_field(rng, peak=60000.0), 20000.0)  # the brightest cores clip
+    cal = read_calibration({"EXPTIME": 30.0}, clipped)
+    assert cal.header["SATURATE"] == 20000.0 and "plateau" in cal.derived["SATURATE"]
+    # what the header says wins
+    assert read_calibration({"SATURATE": 65535.0}, clipped).header["SATURATE"] == 65535.0
+    assert "SATURATE" not in read_calibration({"SATURATE": 65535.0}, clipped).derived
+    # no plateau: a frame that does not clip, integer noise whose top value several pixels
+    # share, a constant frame, a frame of NaN
+    ints = rng.integers(0, 10, (64, 64)).astype(np.uint16)
+    assert np.count_nonzero(ints == ints.max()) >= 4
+    for image in (_star_field(rng), ints, np.full((64, 64), 7.0), np.full((8, 8), np.nan)):
+        cal = read_calibration({}, image)
+        assert "SATURATE" not in cal.header and cal.derived["SATURATE"].startswith("none")
+    assert read_calibration({}).derived == {}  # no image: nothing to find
+
+
+def test_a_frame_that_does_not_clip_is_not_judged_saturated() -> None:
+    """Its brightest pixels are not saturated: without the keyword, only a plateau counts."""
+    import numpy as np
+
+    from skytwin.agents.quality import load_default
+    model = load_default()
+    rng = np.random.default_rng(5)
+    image = _star_field(rng, size=256, n=8, peak=400.0)  # faint stars: a wide top of the noise
+    res = model.predict(image, headers={"EXPTIME": 30.0, "PIXSCALE": 1.0})
+    assert res.measurements[0]["saturated_fraction"] < 1e-5 and "saturation" not in res.reasons[0]
+    # the stars are measured: without SATURATE, near the frame's maximum *above its background*
+    # is what counts as possibly saturated (its 1000 ADU of sky put every star there before)
+    assert math.isfinite(res.measurements[0]["fwhm_pixels"])
+    clipped = image.copy()
+    clipped[236:, 236:] = 20000.0  # a 400-pixel plateau in a corner: 0.6% of the frame
+    res = model.predict(clipped, headers={"EXPTIME": 30.0, "PIXSCALE": 1.0})
+    assert res.measurements[0]["saturated_fraction"] > 1e-3 and "saturation" in res.reasons[0]

@@ -453,15 +453,19 @@ def test_robust_stats_and_fill_nonfinite_equal_the_plain_ones() -> None:
     assert pre.robust_stats(ints) == plain_robust_stats(ints)
 
 
-def test_defaults_read_from_the_image_equal_the_explicit_header() -> None:
+def test_without_saturate_no_pixel_counts_as_saturated() -> None:
+    """The brightest pixels of a frame without SATURATE are not taken as saturated (the
+    frame's clipping plateau, if any, is read_calibration's to find)."""
     rng = np.random.default_rng(2)
     img = rng.normal(1000, 20, (256, 256)).astype(np.float32)
     img[100:104, 50:54] = 30000.0
     level, sigma = pre.robust_stats(img)
+    col = pre.SCALAR_NAMES.index("log_saturated_fraction")
     bare = pre.frame_scalars(img, level, sigma, 1.0, {"EXPTIME": 30.0})
-    told = pre.frame_scalars(img, level, sigma, 1.0,
-                             {"EXPTIME": 30.0, "SATURATE": float(np.nanmax(img))})
-    assert np.array_equal(bare, told)
+    told = pre.frame_scalars(img, level, sigma, 1.0, {"EXPTIME": 30.0, "SATURATE": 30000.0})
+    assert bare[col] == pytest.approx(-6.0)
+    assert told[col] == pytest.approx(math.log10(16 / img.size + 1e-6))
+    assert np.array_equal(np.delete(bare, col), np.delete(told, col))
 
 
 def test_select_equals_the_dense_distance_test() -> None:

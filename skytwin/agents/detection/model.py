@@ -162,7 +162,7 @@ class DetectionModel:
         """Subtract, detect and score the candidates of one frame (module docstring).
 
         ``saturation``: the frames' SATURATE level in ADU; ``None`` finds it as
-        their clipping plateau (:func:`~skytwin.agents.detection.subtract.saturation_level`).
+        their clipping plateau (:func:`~skytwin.agents.preprocess.saturation_level`).
         """
         sub = subtract(science, reference, saturation)
         fwhm = max(sub.fwhm_science, sub.fwhm_reference) if np.isfinite(

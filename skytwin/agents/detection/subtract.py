@@ -57,7 +57,7 @@ import torch
 from numpy.typing import NDArray
 from scipy import ndimage
 
-from skytwin.agents.preprocess import robust_stats, upsample
+from skytwin.agents.preprocess import robust_stats, saturation_level, upsample
 from skytwin.errors import SkytwinError
 
 BASIS_DEGREES = (4, 3, 2)  # polynomial degree per Gaussian width
@@ -332,24 +332,6 @@ def _flux_scale(model: NDArray, target: NDArray, at: tuple[NDArray, NDArray]) ->
             ratios.append(float(target[y - h:y + h + 1, x - h:x + h + 1].sum()) / m)
     scale = float(np.median(ratios)) if len(ratios) >= MIN_SCALE_SOURCES else math.nan
     return scale if scale > 0 else None
-
-
-PLATEAU_PIXELS = 4  # a maximum that this many pixels share is a clipped (saturated) level
-
-
-def saturation_level(*images: NDArray) -> float:
-    """The level at which the images clip: the lowest maximum shared by several pixels.
-
-    A frame without a SATURATE keyword still shows its full well as a
-    plateau of pixels at one value; ``inf`` when no image has one.
-    """
-    levels = []
-    for im in images:
-        a = np.asarray(im)
-        mx = np.nanmax(a)
-        if np.isfinite(mx) and np.count_nonzero(a == mx) >= PLATEAU_PIXELS:
-            levels.append(float(mx))
-    return min(levels, default=math.inf)
 
 
 def subtract(science: NDArray, reference: NDArray, saturation: float | None = None

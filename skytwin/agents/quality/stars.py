@@ -414,11 +414,12 @@ def trimmed_mean(values: NDArray, weights: NDArray, trim: float = TRIM) -> float
 
 
 def _peaks(arr: NDArray[np.float32], level: float, sigma: float, n: int,
-           saturate: float) -> tuple[NDArray, NDArray]:
-    """The ``n`` brightest local maxima of the smoothed image (fallback without a catalogue)."""
+           too_bright: float) -> tuple[NDArray, NDArray]:
+    """The ``n`` brightest local maxima of the smoothed image, each under ``too_bright`` ADU
+    (fallback without a catalogue)."""
     sm = ndimage.gaussian_filter(arr, 1.5)
     peak = (sm == ndimage.maximum_filter(sm, size=2 * int(ISOLATION_PIX) + 1)) & \
-        (sm > level + 5.0 * sigma / 3.0) & (arr < SATURATION_FRACTION * saturate)
+        (sm > level + 5.0 * sigma / 3.0) & (arr < too_bright)
     peak[[0, -1], :] = peak[:, [0, -1]] = False
     ys, xs = np.nonzero(peak)
     # a star spreads over its neighbours; a hot pixel or cosmic-ray hit does not
@@ -554,8 +555,11 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
     size = 2 * STAMP + 1
     scale = header_value(header, "PIXSCALE", 1.0)
     saturate = header_value(header, "SATURATE", math.nan)
-    if math.isnan(saturate):  # the frame's maximum only when needed: a full pass
-        saturate = float(arr.max()) + 1.0
+    # a star whose peak reaches this is left out as (possibly) saturated; without SATURATE, one
+    # that stands SATURATION_FRACTION of the frame's maximum above the background: a plate or a
+    # non-linear detector saturates softly (read_calibration gives a hard clip's level)
+    too_bright = SATURATION_FRACTION * saturate if not math.isnan(saturate) \
+        else level + SATURATION_FRACTION * (float(arr.max()) - level)
     gain = max(header_value(header, "GAIN", 1.0), 1e-6)
     expected_adu = None
     if stars is not None and len(stars):
@@ -564,7 +568,7 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
         zp = header_value(header, "MAGZERO", math.nan) * header_value(header, "EXPTIME", math.nan) / gain
         expected_adu = zp * 10.0 ** (-0.4 * stars.mag[idx])
     elif min(nx, ny) > size:
-        xs, ys = _peaks(arr, level, sigma, MAX_STARS, saturate)
+        xs, ys = _peaks(arr, level, sigma, MAX_STARS, too_bright)
     else:
         xs = ys = np.zeros(0)
     ix, iy = np.rint(xs).astype(np.intp), np.rint(ys).astype(np.intp)
@@ -581,8 +585,8 @@ def measure_stars(arr: NDArray[np.float32], level: float, sigma: float,
                              stamps[:, 1:-1, -1]], axis=1)
     border_level = median(border, axis=1)
     stamps -= border_level[:, None, None]
-    unsat = arr[iy, ix] < SATURATION_FRACTION * saturate
-    unsat &= stamps.max(axis=(1, 2)) + level < SATURATION_FRACTION * saturate
+    unsat = arr[iy, ix] < too_bright
+    unsat &= stamps.max(axis=(1, 2)) + level < too_bright
     phot = None
     if expected_adu is not None:
         fx_all, fy_all = xs[ok] - ix, ys[ok] - iy  # sub-pixel offsets of the catalogue positions
