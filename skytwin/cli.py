@@ -262,11 +262,12 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
             console.print_json(json.dumps(r))
         return 0
     table = Table(title=f"{len(rows)} frames", show_edge=False, collapse_padding=True)
-    table.add_column("frame", no_wrap=True)
-    for name in ("quality (p)", "reason", 'FWHM"', "ell.", "transp.", "sky+", "trails",
-                 "anom."):
-        # the reason's longest criterion ("background", "saturation") kept whole
-        table.add_column(name, min_width=10 if name == "reason" else None)
+    # a long name folds (a short one stays whole) so that the estimates keep their digits
+    table.add_column("frame", overflow="fold",
+                     min_width=min(10, 1 + max(len(Path(r["frame"]).name) for r in rows)))
+    for name in ("quality (p)", "reason", 'FWHM"', "ell.", "transp", "sky+", "trails", "anom"):
+        # the reason's longest criterion ("background", "saturation") and "anom" kept whole
+        table.add_column(name, min_width={"reason": 10, "anom": 4}.get(name))
     def num(v: float | None, fmt: str, err: float | None = None) -> str:
         # an estimate with its one-sigma error under it, where the model gives one (two
         # lines keep the table within 80 columns)
@@ -278,7 +279,8 @@ def _cmd_judge(console: Console, args: argparse.Namespace) -> int:
         # a FWHM the header gives no pixel scale for is shown in pixels
         fwhm = num(r["fwhm_arcsec"], ".2f", r.get("fwhm_arcsec_err")) \
             if r.get("fwhm_arcsec") is not None \
-            else f"{num(r.get('fwhm_pixels'), '.1f', r.get('fwhm_pixels_err'))} px"
+            else f"{num(r['fwhm_pixels'], '.1f', r.get('fwhm_pixels_err'))} px" \
+            if r.get("fwhm_pixels") is not None else "-"
         est = [fwhm, num(r["ellipticity"], ".2f", r.get("ellipticity_err")),
                num(r["transparency"], ".2f", r.get("transparency_err")),
                num(r["sky_excess_mag"], ".2f", r.get("sky_excess_mag_err")),

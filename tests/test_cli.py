@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from astropy.io import fits
 
@@ -95,9 +96,17 @@ def test_judge_gives_each_frame_a_verdict(tmp_path: Path, capsys: pytest.Capture
     # the bare frame's header has no pixel scale and no zero point: said, not guessed
     assert rows[0]["not_judged"] == {} and set(rows[2]["not_judged"]) == {"blur", "sky", "clouds"}
     assert rows[2]["fwhm_arcsec"] is None and rows[2]["sky_excess_mag"] is None and rows[2]["fwhm_pixels"] > 0
-    assert main(["judge", str(good), str(bare)]) == 0  # the table
+    blank = tmp_path / "a_closed_dome_with_a_long_name.fits"  # sky noise, no star
+    fits.PrimaryHDU(np.random.default_rng(0).normal(1000, 10, (128, 128)).astype(np.uint16)).writeto(blank)
+    assert main(["judge", str(blank), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["quality"] == "bad" and row["reason"] == "no stars" and row["fwhm_pixels"] is None
+    assert row["header"]["SATURATE"].startswith("none")  # its brightest pixels are not saturated
+    assert main(["judge", str(good), str(bare), str(blank)]) == 0  # the table
     text = capsys.readouterr().out
-    assert "good.fits" in text and "px" in text and "±" in text
+    assert "good.fits" in text and "px" in text and "±" in text and "no stars" in text
+    # every column is shown (a long name folds rather than pushing one off the edge)
+    assert all(h in text for h in ('FWHM"', "ell.", "transp", "sky+", "trails", "anom"))
     assert "blur not judged: no pixel scale" in text and "sky and clouds not judged: no MAGZERO" in text and "(bare.fits)" in text
 
 

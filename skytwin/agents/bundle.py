@@ -146,8 +146,8 @@ def _quality(out: Path, frames: list[Any]) -> dict[str, Any]:
                     "estimates": [-1, 5], "trails": [-1, len(TRAIL_CLASSES)],
                     "criteria": [-1, len(CRITERIA), len(LABELS)], "sigmas": [-1, 5]},
         "preprocess": "skytwin.agents.quality.inputs.quality_model_input(image, "
-                      "skytwin.agents.frame_header.read_calibration(header).header, moon, "
-                      "stars) -> (x, s)",
+                      "skytwin.agents.frame_header.read_calibration(header, image).header, "
+                      "moon, stars) -> (x, s)",
         "scalars": list(QUALITY_SCALARS),
         "decision": {"labels": list(LABELS), "rule": "label = labels[argmax(probs)]",
                      "reasons": list(REASONS), "criteria": list(CRITERIA),
@@ -155,9 +155,11 @@ def _quality(out: Path, frames: list[Any]) -> dict[str, Any]:
                                     "reasons, moon)",
                      "temperature": model.temperature,
                      "note": "the temperature is inside the graph; the criteria a frame's "
-                             "header or catalogue cannot support (read_calibration(header)."
-                             "unjudged; clouds without a catalogue) are set to good and the "
-                             "label recombined, as QualityModel.predict does"},
+                             "header or catalogue cannot support (read_calibration(header, "
+                             "image).unjudged; clouds without a catalogue) are set to good and "
+                             "the label recombined, and a frame whose scalar log_n_stars is 0 "
+                             "(no star measured) is bad with the reason 'no stars', as "
+                             "QualityModel.predict does"},
         "weights": weights_path(WEIGHTS), "check": check,
     }
 

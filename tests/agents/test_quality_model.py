@@ -226,6 +226,44 @@ def test_bad_arrays_get_bad_verdict(model, image, message) -> None:
     assert res.labels == ["bad"] and message in res.reasons[0]
 
 
+HEADER = {"EXPTIME": 30.0, "GAIN": 1.5, "PIXSCALE": 1.2, "MAGZERO": 2e9, "SATURATE": 65535.0,
+          "FILTER": "r"}
+
+
+@pytest.mark.parametrize("image", [
+    np.zeros((64, 64)),  # an empty readout
+    np.full((128, 128), 1000.0),  # a constant one
+    np.random.default_rng(1).normal(1000.0, 10.0, (256, 256)),  # a closed dome's sky noise
+    np.random.default_rng(2).normal(1000.0, 10.0, (256, 256)).astype(np.uint16),
+], ids=["zeros", "constant", "noise", "uint16 noise"])
+def test_a_frame_without_stars_is_bad_for_that_reason(model, image) -> None:
+    """Nothing to measure a PSF on: "bad" with the reason "no stars", not a guess at the seeing
+    from the model's stand-ins (these gave "defocus", "seeing" or "good")."""
+    from skytwin.agents.quality.model import NO_STARS
+    res = model.predict(image, headers=HEADER)
+    assert res.labels == ["bad"] and res.reasons == [NO_STARS]
+    assert np.allclose(res.probabilities[0], (0, 0, 1))
+    m = res.measurements[0]
+    assert all(math.isnan(m[k]) for k in ("fwhm_arcsec", "fwhm_pixels", "ellipticity",
+                                          "transparency", "fwhm_arcsec_err"))
+    assert math.isfinite(m["sky_excess_mag"])  # the sky is still measured
+    assert "no unsaturated star found" in res.unjudged[0]["blur"]
+    assert "no unsaturated star found" in res.unjudged[0]["tracking"]
+
+
+def test_why_no_star_was_measured(model, frames) -> None:
+    from skytwin.agents.quality.model import NO_STARS
+    small = model.predict(frames[0].image[:24, :24], headers=HEADER)
+    assert small.reasons == [NO_STARS] and "24 x 24 frame is too small" in small.unjudged[0]["blur"]
+    # a catalogue whose stars all lie off the frame
+    far = ReferenceStars(np.array([-500.0, 900.0]), np.array([10.0, 2000.0]), np.array([12.0, 13.0]))
+    off = model.predict(np.random.default_rng(3).normal(1000.0, 10.0, (128, 128)),
+                        headers=HEADER, stars=far)
+    assert off.reasons == [NO_STARS] and "no catalogue star" in off.unjudged[0]["clouds"]
+    # a frame of stars is measured, not "no stars"
+    assert NO_STARS not in model.predict(frames[:4]).reasons
+
+
 def test_without_a_catalogue_the_clouds_go_unmeasured(model, frames) -> None:
     """A bare image has no zero point: the scalars say so and the model still answers."""
     from skytwin.agents.quality.inputs import QUALITY_SCALARS

@@ -57,18 +57,23 @@ from torch import nn
 
 from skytwin.agents.checkpoint import load_state, save_state, shipped
 from skytwin.agents.frame_header import read_calibration
-from skytwin.agents.preprocess import frame_inputs
+from skytwin.agents.preprocess import as_image, frame_inputs
 from skytwin.agents.quality.inputs import NETWORK_SCALARS, QUALITY_SCALARS, quality_model_input
 from skytwin.agents.quality.labels import LABELS, REASONS
 from skytwin.agents.quality.rule_head import (CRITERIA, MEASURED, TRAIL_CLASSES,
                                               RuleProbabilities, broad_psf_estimate,
                                               measured_scalars)
-from skytwin.agents.quality.stars import ReferenceStars
+from skytwin.agents.quality.stars import STAMP, ReferenceStars
 from skytwin.errors import SkytwinError
 
 WEIGHTS = "quality_cnn.pt"
 # the estimate (see measurements) that stands for each criterion that can be left out
-_ESTIMATE_OF = {"blur": "fwhm_arcsec", "sky": "sky_excess_mag", "clouds": "transparency"}
+_ESTIMATE_OF = {"blur": "fwhm_arcsec", "tracking": "ellipticity", "sky": "sky_excess_mag",
+                "clouds": "transparency"}
+# a frame on which no star is measured (nothing in it, or too small) is bad for this reason,
+# and the estimates the stars make are not given
+NO_STARS = "no stars"
+_OF_STARS = ("fwhm_arcsec", "fwhm_pixels", "ellipticity", "transparency")
 LOG_SIGMA_FLOOR = -3.0  # log of the smallest sigma, in units of the correction scale
 # a criterion is a reason when its grade is the label's with more than this probability
 REASON_THRESHOLD = 0.5
@@ -212,6 +217,19 @@ class QualityResult:
 
     def __iter__(self):  # labels, probabilities, reasons = model.predict(...)
         return iter((self.labels, self.probabilities, self.reasons))
+
+
+def _why_no_star(shape: tuple[int, ...], stars: ReferenceStars | None) -> str:
+    """Why a frame gave no star to measure, for its ``unjudged`` criteria."""
+    side = 2 * STAMP + 1
+    if min(shape) <= side:
+        return f"no star measured: a {shape[0]} x {shape[1]} frame is too small (a star's " \
+            f"stamp takes {side} x {side} pixels)"
+    if stars is not None and len(stars):
+        return f"no star measured: no catalogue star lies unsaturated {STAMP} or more pixels " \
+            "inside the frame"
+    return "no unsaturated star found in the frame (a closed dome or shutter, no exposure, " \
+        "thick cloud)"
 
 
 def measurements(mean: NDArray, trail_probs: NDArray, sigma: NDArray
@@ -376,6 +394,7 @@ class QualityModel:
                 raise ValueError(f"{name}: {len(given)} given for {len(items)} frames "
                                  "(one per frame, None where a frame has none)")
         xs, ss, bad = [], [], {}
+        starless: dict[int, str] = {}  # frames on which no star was measured, and why
         unjudged: list[dict[str, str]] = [{} for _ in items]
         derived: list[dict[str, str]] = [{} for _ in items]
         for i, item in enumerate(items):
@@ -388,11 +407,16 @@ class QualityModel:
                     hdr = headers[i]
                 if stars is not None and stars[i] is not None:
                     cat = stars[i]
-                cal = read_calibration(hdr)
+                img = as_image(img, copy=False)
+                cal = read_calibration(hdr, img)
                 x, s = quality_model_input(img, cal.header, moon, cat)
                 unjudged[i], derived[i] = dict(cal.unjudged), cal.derived
                 if cat is None or len(cat) == 0:
                     unjudged[i].setdefault("clouds", "no reference catalogue")
+                if s[QUALITY_SCALARS.index("log_n_stars")] == 0.0:
+                    starless[i] = _why_no_star(np.shape(img), cat)
+                    for name in ("blur", "tracking", "clouds"):
+                        unjudged[i].setdefault(name, starless[i])
                 xs.append(x)
                 ss.append(s)
             except SkytwinError as exc:  # FrameError, PreprocessError
@@ -423,13 +447,16 @@ class QualityModel:
                 m["fwhm_pixels_err"] = float(m["fwhm_arcsec_err"]) / max(float(sc), 1e-6)
                 for name in names:
                     m[_ESTIMATE_OF[name]] = m[_ESTIMATE_OF[name] + "_err"] = math.nan
+                if i in starless:  # the network's estimates of the PSF would rest on stand-ins
+                    for key in _OF_STARS:
+                        m[key] = m[key + "_err"] = math.nan
                 meas[i] = m
         labels, reasons = [], []
         for i in range(len(items)):
-            if i in bad:
+            if i in bad or i in starless:
                 probs[i] = (0.0, 0.0, 1.0)
                 labels.append("bad")
-                reasons.append(bad[i])
+                reasons.append(bad[i] if i in bad else NO_STARS)
                 continue
             k = int(np.argmax(probs[i]))
             labels.append(LABELS[k])
