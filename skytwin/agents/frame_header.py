@@ -164,7 +164,9 @@ def read_calibration(header: Mapping[str, Any] | None, image: Any = None) -> Hea
             missing.append(what)
     if missing:
         unjudged["sky"] = unjudged["clouds"] = "no " + " and no ".join(missing)
-    if image is not None and not _value(out, "SATURATE") > 0:
+    if not _value(out, "SATURATE") > 0:
+        out.pop("SATURATE", None)
+    if image is not None and "SATURATE" not in out:
         level = saturation_level(image)
         if math.isfinite(level):
             out["SATURATE"] = level

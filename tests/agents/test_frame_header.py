@@ -104,6 +104,10 @@ def test_without_saturate_the_frame_says_where_it_clips() -> None:
     # what the header says wins
     assert read_calibration({"SATURATE": 65535.0}, clipped).header["SATURATE"] == 65535.0
     assert "SATURATE" not in read_calibration({"SATURATE": 65535.0}, clipped).derived
+    # an unusable one counts as missing (a SATURATE of 0 would leave every star out as saturated)
+    for bad in (0.0, -1.0, "n/a"):
+        assert read_calibration({"SATURATE": bad}, clipped).header["SATURATE"] == 20000.0
+        assert "SATURATE" not in read_calibration({"SATURATE": bad}).header
     # no plateau: a frame that does not clip, integer noise whose top value several pixels
     # share, a constant frame, a frame of NaN
     ints = rng.integers(0, 10, (64, 64)).astype(np.uint16)
