@@ -56,8 +56,9 @@ FRAME_SIZE = 256  # default side of a drawn frame (pixels; the anomaly data's)
 # 3: rows without the catalogue; 4: those and the baseline's frames; 5: the transparency
 # measured above the frame's background model; 6: that model's blocks where they lie; 7: the
 # catalogue sources' light left out of that model; 8: near-vertical trails of saturated frames
-# no longer taken for bleeds; 9: the profile grid's FWHM of a broad stack, a scalar more
-QUALITY_DATA_VERSION = 9
+# no longer taken for bleeds; 9: the profile grid's FWHM of a broad stack, a scalar more;
+# 10: without a catalogue only star-like peaks stacked (no trail pieces, no galaxy knots)
+QUALITY_DATA_VERSION = 10
 # drawn per frame (an index stride had picked one site)
 NO_CATALOGUE_EVERY = 4  # one frame in 4 is also preprocessed without its reference stars
 QUALITY_FRAME_SIZE = 512  # side of the quality data set's frames: enough stars for the PSF

@@ -280,3 +280,27 @@ def test_source_discs_end_where_the_light_falls_to_the_level():
     r = d.radius[0] / DISC_WINGS
     assert peak * math.exp(-r ** 2 / (2 * s ** 2)) == pytest.approx(DISC_LEVEL * sigma, rel=1e-9)
     assert d.radius[1] > d.radius[0]  # a galaxy's disc is wider
+
+
+def _trail(img: np.ndarray, x0: float, y0: float, angle_deg: float, peak: float,
+           sigma_px: float = 1.5) -> None:
+    """Add a satellite trail (a Gaussian ridge) through ``(x0, y0)`` in place."""
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    a = math.radians(angle_deg)
+    d = (xx - x0) * math.sin(a) - (yy - y0) * math.cos(a)  # distance from the line
+    img += peak * np.exp(-0.5 * (d / sigma_px) ** 2)
+
+
+def test_without_a_catalogue_trails_and_extended_sources_are_not_stacked():
+    """Bright trails fill the list of brightest maxima (a ridge of them); a knot of extended
+    light is broader than a star: neither goes into the stack (it gave ~3x the FWHM)."""
+    img, header, _ = _frame(0.8, sigma_px=1.5, seed=3)
+    img = img.astype(np.float64)
+    for x0, y0, ang in ((60, 0, 70), (0, 180, 10), (200, 0, 100)):
+        _trail(img, x0, y0, ang, peak=3000.0)
+    yy, xx = np.mgrid[0:SIZE, 0:SIZE]
+    for x0, y0 in ((40, 40), (210, 60), (128, 220)):  # round blobs of 5 pixels sigma
+        img += 2500.0 * np.exp(-0.5 * ((xx - x0) ** 2 + (yy - y0) ** 2) / 5.0 ** 2)
+    m = _measure(img.astype(np.float32), header, None)
+    assert m.n_stars >= 5
+    assert m.fwhm_arcsec == pytest.approx(2.3548 * 1.5 * 0.5, rel=0.15)
