@@ -46,3 +46,24 @@ def test_one_seed_gives_one_model(twice) -> None:
     assert m1["temperature"] == m2["temperature"]
     assert all(torch.equal(s1[k], s2[k]) for k in s1)
     assert np.isfinite(m1["heldout_sites"].get("accuracy", 0.0))
+
+
+def test_averaged_weights_carry_their_own_batch_statistics(twice) -> None:
+    """The batch norms of the averaged weights hold the statistics of the training rows
+    under those weights (recomputed), not a mix of the epochs' running estimates."""
+    from skytwin.agents.quality.model import QualityNet
+    from skytwin.training.datasets import load
+    base, [(_, state), _] = twice
+    net = QualityNet()
+    net.load_state_dict(state)
+    d = load(base / "q.npz")
+    rows = np.flatnonzero(d["split"] == "train")
+    bn = next(m for m in net.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    seen = []
+    hook = bn.register_forward_hook(lambda mod, inp, out: seen.append(inp[0]))
+    net.eval()
+    with torch.no_grad():
+        net.heads(torch.as_tensor(d["x"][rows]), torch.as_tensor(d["s"][rows]))
+    hook.remove()
+    batch_mean = seen[0].mean(dim=(0, 2, 3))
+    assert torch.allclose(bn.running_mean, batch_mean, atol=1e-4 * float(batch_mean.abs().max()) + 1e-5)
