@@ -119,8 +119,13 @@ def logits_of(net: QualityNet, x: np.ndarray, s: np.ndarray, bs: int = 512
 
 
 def _recompute_batch_norm(net: QualityNet, x: torch.Tensor, s: torch.Tensor, bs: int = 256) -> None:
-    """The batch norms' running statistics of averaged weights, from one pass over ``x``."""
+    """The batch norms' running statistics of averaged weights, from one pass over ``x``.
+
+    What ``torch.optim.swa_utils.update_bn`` does, which feeds a model one input per batch;
+    this network takes two (``x``, ``s``).
+    """
     bns = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    momenta = [m.momentum for m in bns]
     for m in bns:
         m.reset_running_stats()
         m.momentum = None  # a cumulative average over the pass
@@ -128,8 +133,8 @@ def _recompute_batch_norm(net: QualityNet, x: torch.Tensor, s: torch.Tensor, bs:
     with torch.no_grad():
         for i in range(0, len(x), bs):
             net.heads(x[i:i + bs], s[i:i + bs])
-    for m in bns:
-        m.momentum = 0.1
+    for m, momentum in zip(bns, momenta):
+        m.momentum = momentum
     net.eval()
 
 
